@@ -1,0 +1,3 @@
+app_name = "gpus"
+
+urlpatterns: list = []
