@@ -100,3 +100,6 @@ class JobLogLine(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.message[:80]
