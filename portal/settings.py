@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "accounts",
     "containers",
     "gpus",
+    "notifications",
 ]
 
 MIDDLEWARE = [

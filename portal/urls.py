@@ -6,5 +6,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("gpus/", include("gpus.urls")),
+    path("manage/notifications/", include("notifications.urls")),
     path("", include("containers.urls")),
 ]

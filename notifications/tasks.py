@@ -1,0 +1,107 @@
+"""Send queued e-mail notifications, retrying while the mail server is unreachable."""
+
+import logging
+import smtplib
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from notifications.models import EmailNotification
+
+logger = logging.getLogger(__name__)
+
+# Five attempts in all, the retries 1, 2, 4 and 8 minutes apart.
+MAX_ATTEMPTS = 5
+RETRY_BASE_DELAY_SECONDS = 60
+
+# Errors from the mail server or the network on the way to it.
+TRANSIENT_ERRORS = (smtplib.SMTPException, OSError)
+
+# last_error keeps this many characters of an error message.
+MAX_ERROR_LENGTH = 1000
+
+
+@shared_task(bind=True, max_retries=MAX_ATTEMPTS - 1)
+def send_notification(self, notification_id: int) -> None:
+    """Send one notification and mark it sent, or record the error and retry, then mark it failed.
+
+    A notification that is gone or no longer pending is left alone, so a
+    message delivered twice does not send the e-mail twice (except when a
+    worker dies between sending and marking it sent).
+    """
+    notification = EmailNotification.objects.select_related("recipient").filter(pk=notification_id).first()
+    if notification is None:
+        logger.info("Notification %s is gone; nothing to send.", notification_id)
+        return
+    if notification.status != EmailNotification.Status.PENDING:
+        logger.info("Notification %s is %s, not pending; not sending it.", notification.pk, notification.status)
+        return
+
+    attempts = notification.attempts + 1
+    address = notification.recipient.email
+    if not address:
+        notification.transition(
+            EmailNotification.Status.FAILED,
+            attempts=attempts,
+            last_error=_("The recipient has no e-mail address."),
+        )
+        logger.warning(
+            "Notification %s failed: user %s has no e-mail address.", notification.pk, notification.recipient_id
+        )
+        return
+
+    try:
+        _deliver(notification, address)
+    except TRANSIENT_ERRORS as error:
+        last_error = _describe(error)
+        if _is_permanent(error) or self.request.retries >= self.max_retries:
+            notification.transition(EmailNotification.Status.FAILED, attempts=attempts, last_error=last_error)
+            logger.warning("Notification %s failed after %s attempts: %s", notification.pk, attempts, last_error)
+            return
+
+        EmailNotification.objects.filter(pk=notification.pk).update(
+            attempts=attempts, last_error=last_error, updated_at=timezone.now()
+        )
+        delay = RETRY_BASE_DELAY_SECONDS * 2**self.request.retries
+        logger.warning(
+            "Notification %s: attempt %s failed (%s); retrying in %s s.", notification.pk, attempts, last_error, delay
+        )
+        raise self.retry(exc=error, countdown=delay)
+    except Exception as error:
+        # A bug, not the mail server: show it on the failures page and let
+        # the worker log the traceback.
+        notification.transition(EmailNotification.Status.FAILED, attempts=attempts, last_error=_describe(error))
+        raise
+
+    notification.transition(EmailNotification.Status.SENT, attempts=attempts, last_error="", sent_at=timezone.now())
+    logger.info("Notification %s (%s) sent to user %s.", notification.pk, notification.kind, notification.recipient_id)
+
+
+def _deliver(notification: EmailNotification, address: str) -> None:
+    message = EmailMessage(
+        subject=notification.subject,
+        body=notification.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[address],
+        # RFC 3834: tells vacation responders not to answer.
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.send()
+
+
+def _is_permanent(error: Exception) -> bool:
+    """Return True for SMTP replies in the 5xx range, which the same message will get again."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 500 <= error.smtp_code < 600
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _message in error.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    return False
+
+
+def _describe(error: Exception) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text[:MAX_ERROR_LENGTH]
