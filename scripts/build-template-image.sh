@@ -15,7 +15,7 @@
 # id are left out, so every copy creates its own at first boot.
 set -euo pipefail
 
-IMAGE_VERSION=1
+IMAGE_VERSION=2
 CACHE_DIR=${PORTAL_IMAGE_CACHE:-/var/cache/lab-portal}
 NAME="portal-debian-12-v${IMAGE_VERSION}"
 META="$CACHE_DIR/$NAME.meta.tar.xz"
@@ -130,6 +130,9 @@ chmod 600 "$root/etc/netplan/10-portal-eth0.yaml"
 
 in_root systemctl enable systemd-networkd.service systemd-resolved.service ssh.service ssh-host-keys.service >/dev/null 2>&1
 ln -sf /run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
+# binfmt_misc cannot be mounted in an unprivileged container; the failed unit
+# would leave every container "degraded".
+ln -sf /dev/null "$root/etc/systemd/system/systemd-binfmt.service"
 
 # An empty machine id makes systemd create a new one at the first boot of each copy.
 : >"$root/etc/machine-id"
@@ -150,6 +153,7 @@ properties:
   os: debian
   release: bookworm
   variant: portal
+  portal_image_version: "${IMAGE_VERSION}"
 templates:
   /etc/hostname:
     when: [create, copy]
@@ -164,7 +168,10 @@ printf '127.0.0.1 localhost\n127.0.1.1 {{ container.name }}\n::1 localhost ip6-l
 
 log "packing the image"
 tar -C "$work/meta" -cJf "$work/meta.tar.xz" metadata.yaml templates
-mksquashfs "$root" "$work/rootfs.squashfs" -noappend -comp xz -quiet >/dev/null
+# squashfs cannot store the POSIX ACLs of the journal directory; mksquashfs
+# 4.5 drops them with a warning per file, which is filtered out here.
+mksquashfs "$root" "$work/rootfs.squashfs" -noappend -comp xz -quiet \
+    2> >(grep -v 'Unrecognised xattr prefix system.posix_acl' >&2) >/dev/null
 mv "$work/meta.tar.xz" "$META"
 mv "$work/rootfs.squashfs" "$ROOTFS"
 log "image built in $((SECONDS - started)) s: $(du -h "$ROOTFS" | cut -f1) root file system"

@@ -2,7 +2,7 @@
 # Prepare LXD on this machine for the portal. Idempotent: each step checks first
 # and does nothing when its result is already there, so a rerun takes seconds.
 #
-# Usage (as root): scripts/setup-lxd.sh [--project NAME]
+# Usage (as root): scripts/setup-lxd.sh [--project NAME] [--recreate-template]
 #
 # Steps:
 #  1. install the Debian packages LXD, the image build and the browser tests need;
@@ -15,7 +15,10 @@
 #  6. build (scripts/build-template-image.sh, cached) and import image
 #     `portal-debian-12`;
 #  7. create container `template` (eth0 on portalbr0) and its snapshot `gpu` in
-#     project default and, with --project, in that project too.
+#     project default and, with --project, in that project too. A template built
+#     from an older image version is recreated in the --project project, and in
+#     project default only with --recreate-template, because an administrator
+#     may have changed that one by hand (installed a GPU driver, for example).
 set -euo pipefail
 
 POOL=portal
@@ -23,7 +26,7 @@ POOL_SIZE=${PORTAL_POOL_SIZE:-20GiB}
 BRIDGE=portalbr0
 BRIDGE_ADDRESS=198.18.0.1/24
 IMAGE_ALIAS=portal-debian-12
-IMAGE_VERSION=1
+IMAGE_VERSION=2
 TEMPLATE=template
 SNAPSHOT=gpu
 PACKAGES=(lxd lxd-client btrfs-progs debootstrap squashfs-tools uidmap iproute2 openssh-client xz-utils
@@ -35,6 +38,7 @@ log() { printf '[setup-lxd] %s\n' "$*"; }
 die() { printf '[setup-lxd] error: %s\n' "$*" >&2; exit 1; }
 
 project=""
+recreate_default=false
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --project)
@@ -43,8 +47,9 @@ while [[ $# -gt 0 ]]; do
             shift 2
             ;;
         --project=*) project=${1#--project=}; shift ;;
-        -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
-        *) die "unknown argument $1 (expected --project NAME)" ;;
+        --recreate-template) recreate_default=true; shift ;;
+        -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+        *) die "unknown argument $1 (expected --project NAME or --recreate-template)" ;;
     esac
 done
 if [[ -n $project && ! $project =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$ ]]; then
@@ -53,6 +58,13 @@ fi
 
 [[ $EUID -eq 0 ]] || die "run as root: it installs packages and starts the LXD daemon"
 started=$SECONDS
+
+# Several test runs may call this at once; let one finish before the next checks.
+exec {lock_fd}>/run/lock/lab-portal-setup-lxd.lock
+if ! flock --nonblock "$lock_fd"; then
+    log "waiting for another setup-lxd.sh run to finish"
+    flock --timeout 900 "$lock_fd" || die "another setup-lxd.sh run holds the lock for over 15 minutes"
+fi
 
 # 1. Packages.
 missing=()
@@ -119,13 +131,19 @@ if [[ $image_version != "$IMAGE_VERSION" ]]; then
     build_started=$SECONDS
     mapfile -t image_files < <("$SCRIPT_DIR/build-template-image.sh")
     [[ ${#image_files[@]} -eq 2 ]] || die "build-template-image.sh did not print the image files"
+    old_fingerprint=""
     if lxc image info "$IMAGE_ALIAS" >/dev/null 2>&1; then
         log "replacing image $IMAGE_ALIAS (version ${image_version:-unknown}) with version $IMAGE_VERSION"
+        old_fingerprint=$(lxc query "/1.0/images/aliases/$IMAGE_ALIAS" | sed -n 's/.*"target": "\([0-9a-f]*\)".*/\1/p')
         lxc image alias delete "$IMAGE_ALIAS"
     fi
     log "importing image $IMAGE_ALIAS"
     lxc image import "${image_files[0]}" "${image_files[1]}" --alias "$IMAGE_ALIAS" >/dev/null
     lxc image set-property "$IMAGE_ALIAS" portal_image_version "$IMAGE_VERSION"
+    if [[ -n $old_fingerprint ]]; then
+        # Containers made from the old image keep working without it.
+        lxc image delete "$old_fingerprint" >/dev/null 2>&1 || true
+    fi
     log "image ready in $((SECONDS - build_started)) s"
 fi
 
@@ -141,12 +159,26 @@ ensure_project() {
 }
 
 ensure_template() {
-    local name=$1
+    local name=$1 recreate=$2
+    local version
+    if version=$(lxc config get "$TEMPLATE" user.portal_image_version --project "$name" 2>/dev/null); then
+        # A template without the label was made by hand and is left alone.
+        if [[ -n $version && $version != "$IMAGE_VERSION" ]]; then
+            if [[ $recreate == true ]]; then
+                log "recreating $TEMPLATE in project $name (image version $version -> $IMAGE_VERSION)"
+                lxc delete --force "$TEMPLATE" --project "$name"
+            else
+                log "warning: $TEMPLATE in project $name comes from image version $version," \
+                    "not $IMAGE_VERSION; rerun with --recreate-template to replace it"
+            fi
+        fi
+    fi
     if ! lxc query "/1.0/instances/$TEMPLATE?project=$name" >/dev/null 2>&1; then
         log "creating container $TEMPLATE in project $name"
-        lxc init "$IMAGE_ALIAS" "$TEMPLATE" --project "$name" --storage "$POOL" >/dev/null
-        lxc config device add "$TEMPLATE" eth0 nic nictype=bridged parent="$BRIDGE" name=eth0 \
-            --project "$name" >/dev/null
+        # For a bridge that LXD does not manage, --network adds a local eth0
+        # device (nictype bridged); copies of the template inherit it.
+        lxc init "$IMAGE_ALIAS" "$TEMPLATE" --project "$name" --storage "$POOL" --network "$BRIDGE" >/dev/null
+        lxc config set "$TEMPLATE" user.portal_image_version "$IMAGE_VERSION" --project "$name"
     fi
     if ! lxc query "/1.0/instances/$TEMPLATE/snapshots/$SNAPSHOT?project=$name" >/dev/null 2>&1; then
         # The template is never started, so the snapshot holds no SSH host keys
@@ -156,10 +188,10 @@ ensure_template() {
     fi
 }
 
-ensure_template default
+ensure_template default "$recreate_default"
 if [[ -n $project && $project != default ]]; then
     ensure_project "$project"
-    ensure_template "$project"
+    ensure_template "$project" true
 fi
 
 log "LXD is ready (pool $POOL, bridge $BRIDGE, image $IMAGE_ALIAS, $TEMPLATE/$SNAPSHOT${project:+ in default and $project}) in $((SECONDS - started)) s"
