@@ -194,7 +194,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_positive_int("CELERY_VISIBILITY_TIMEOUT", 1800),
 }
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Requeues provisioning jobs whose worker died (no heartbeat for the lease).
+    "resume-stale-jobs": {"task": "containers.tasks.resume_stale_jobs", "schedule": 60.0},
+}
 
 # Provisioning.
 # Seconds a running job may go without a heartbeat before another delivery may
