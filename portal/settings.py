@@ -216,6 +216,14 @@ GPU_ROLLUP_RETENTION_DAYS = env_positive_int("GPU_ROLLUP_RETENTION_DAYS", 365)
 GPU_IDLE_UTILIZATION_PERCENT = env_positive_int("GPU_IDLE_UTILIZATION_PERCENT", 5)
 GPU_IDLE_MINUTES = env_positive_int("GPU_IDLE_MINUTES", 120)
 GPU_STALE_SECONDS = env_positive_int("GPU_STALE_SECONDS", 120)
+# Beat sends one collect_gpu_samples per collecting host to that host's queue
+# (gpu.<host name>), consumed by the worker running on the GPU host.
+CELERY_BEAT_SCHEDULE["gpu-dispatch-collection"] = {
+    "task": "gpus.tasks.dispatch_gpu_collection",
+    "schedule": float(GPU_SAMPLE_INTERVAL),
+}
+# Rolls complete hours into hourly roll-ups and prunes samples past retention.
+CELERY_BEAT_SCHEDULE["gpu-roll-up"] = {"task": "gpus.tasks.roll_up_gpu_samples", "schedule": 600.0}
 
 LOGGING = {
     "version": 1,
