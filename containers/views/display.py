@@ -1,0 +1,175 @@
+"""What the pages show about requests, jobs and addresses, computed once for every page.
+
+Nothing here changes the database, and the functions that feed list pages
+run a fixed number of queries however many rows they cover.
+"""
+
+import ipaddress
+from dataclasses import dataclass
+
+from django.db.models import Prefetch
+from django.utils.translation import gettext_lazy as _
+
+from containers.models import Address, Container, ContainerRequest, Host, JobStep, ProvisioningJob, Subnet
+
+# What each provisioning step does, in words a member understands.
+STEP_LABELS = {
+    "copy": _("Copy the template"),
+    "configure": _("Set the hostname and resource limits"),
+    "start": _("Start the container"),
+    "push_script": _("Upload the setup script"),
+    "run_script": _("Create your user, password, SSH keys and network settings"),
+    "restart": _("Restart the container"),
+    "wait_running": _("Wait for the container to come up"),
+    "verify": _("Check the address and the user from outside"),
+    "delete": _("Delete the container"),
+    "release": _("Release the IP address"),
+}
+
+FINAL_JOB_STATUSES = {ProvisioningJob.Status.SUCCEEDED, ProvisioningJob.Status.FAILED, ProvisioningJob.Status.ABANDONED}
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A status as the pages show it; portal.css gives each status one colour everywhere."""
+
+    status: str
+    label: str
+
+
+def badge_for(obj) -> Badge:
+    """Return the badge of any model with a `status` field and its choices."""
+    return Badge(obj.status, obj.get_status_display())
+
+
+def step_label(name: str) -> str:
+    return STEP_LABELS.get(name, name)
+
+
+def labelled_steps(steps) -> list[JobStep]:
+    """Return the steps as a list, each with a `label` attribute for the page."""
+    steps = list(steps)
+    for step in steps:
+        step.label = step_label(step.name)
+    return steps
+
+
+def request_badge(container_request: ContainerRequest) -> Badge:
+    """Return the member-facing state: the request's until approval, then its container's."""
+    container = request_container(container_request)
+    if container_request.status == ContainerRequest.Status.APPROVED and container is not None:
+        return badge_for(container)
+    return badge_for(container_request)
+
+
+def request_container(container_request: ContainerRequest) -> Container | None:
+    try:
+        return container_request.container
+    except Container.DoesNotExist:
+        return None
+
+
+def held_ip(container: Container | None) -> str | None:
+    if container is None:
+        return None
+    try:
+        return container.address.ip
+    except Address.DoesNotExist:
+        return None
+
+
+def latest_job_with_steps(container: Container, kind: str = ProvisioningJob.Kind.PROVISION) -> ProvisioningJob | None:
+    """Return the container's newest job of `kind`, its steps prefetched in order."""
+    return (
+        container.jobs.filter(kind=kind)
+        .prefetch_related(Prefetch("steps", queryset=JobStep.objects.order_by("position")))
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def host_addresses(subnets) -> dict[int, dict[ipaddress.IPv4Address, Host]]:
+    """Map each subnet's id to the addresses its hosts use themselves, in one query."""
+    result: dict[int, dict[ipaddress.IPv4Address, Host]] = {subnet.pk: {} for subnet in subnets}
+    for host in Host.objects.filter(subnet__in=list(result), address__isnull=False):
+        result[host.subnet_id][ipaddress.IPv4Address(host.address)] = host
+    return result
+
+
+def free_addresses(subnets) -> dict[int, list[str]]:
+    """Map each subnet's id to its free allocatable addresses, lowest first, in two queries.
+
+    A free address lies in the allocatable range, is not reserved (network,
+    broadcast, gateway, excluded), is not a host's own address, and has no
+    Address row.
+    """
+    subnets = list(subnets)
+    held: dict[int, set[ipaddress.IPv4Address]] = {subnet.pk: set() for subnet in subnets}
+    for subnet_id, ip in Address.objects.filter(subnet__in=subnets).values_list("subnet_id", "ip"):
+        held[subnet_id].add(ipaddress.IPv4Address(ip))
+    hosts = host_addresses(subnets)
+
+    return {
+        subnet.pk: [
+            str(address)
+            for address in subnet.allocatable()
+            if address not in held[subnet.pk] and address not in hosts[subnet.pk]
+        ]
+        for subnet in subnets
+    }
+
+
+@dataclass(frozen=True)
+class AddressRow:
+    """One address of a subnet's address map."""
+
+    ip: ipaddress.IPv4Address
+    kind: str  # free, held, reserved or outside_range
+    reason: str = ""
+    holder: Address | None = None
+    host: Host | None = None
+
+
+RESERVED_LABELS = {
+    "network": _("Network address"),
+    "broadcast": _("Broadcast address"),
+    "gateway": _("Gateway"),
+    "excluded": _("Excluded"),
+}
+
+
+def address_map(subnet: Subnet, first: int, last: int) -> list[AddressRow]:
+    """Describe the addresses of `subnet` from index `first` to `last` (inclusive), in two queries.
+
+    Indexes count from the network address, so a page of the map covers a
+    slice of the network without building the other addresses.
+    """
+    network = subnet.network
+    start = int(network.network_address)
+    lowest = ipaddress.IPv4Address(start + first)
+    highest = ipaddress.IPv4Address(start + last)
+
+    holders = {
+        ipaddress.IPv4Address(address.ip): address
+        for address in Address.objects.filter(subnet=subnet).select_related("container__owner")
+        if lowest <= ipaddress.IPv4Address(address.ip) <= highest
+    }
+    hosts = host_addresses([subnet])[subnet.pk]
+    reserved = subnet.reserved_reasons()
+    range_start = ipaddress.IPv4Address(subnet.range_start)
+    range_end = ipaddress.IPv4Address(subnet.range_end)
+
+    rows = []
+    for value in range(start + first, start + last + 1):
+        ip = ipaddress.IPv4Address(value)
+        if ip in holders:
+            rows.append(AddressRow(ip, "held", holder=holders[ip], host=hosts.get(ip)))
+        elif ip in reserved:
+            rows.append(AddressRow(ip, "reserved", reason=RESERVED_LABELS[reserved[ip]], host=hosts.get(ip)))
+        elif ip in hosts:
+            rows.append(AddressRow(ip, "reserved", reason=_("Host's own address"), host=hosts[ip]))
+        elif not range_start <= ip <= range_end:
+            rows.append(AddressRow(ip, "outside_range"))
+        else:
+            rows.append(AddressRow(ip, "free"))
+    return rows
