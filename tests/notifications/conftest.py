@@ -102,3 +102,20 @@ def broker():
     yield client
     client.delete(queue)
     client.close()
+
+
+@pytest.fixture
+def unreachable_broker():
+    """Point Celery at a loopback port where nothing listens, so queueing a task fails."""
+    saved = celery_app.conf.broker_url
+    _use_broker("redis://127.0.0.1:1/0")
+    yield
+    _use_broker(saved)
+
+
+def _use_broker(url: str) -> None:
+    celery_app.conf.broker_url = url
+    # Celery caches its connection and producer pools on first use; dropping
+    # them makes the next task message open a connection to the new URL.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
