@@ -42,6 +42,7 @@ from containers.models import Address, ContainerRequest, JobLogLine, JobStep, Pr
 from containers.models.requests import Container
 from containers.provisioning_steps import StepContext, StepFailed
 from hostops.lxd import LXDError, LXDHost, LXDUnavailable
+from notifications.services import notify_container_failed, notify_container_ready
 
 logger = logging.getLogger(__name__)
 
@@ -257,6 +258,9 @@ def record_failure(
                 "Container %s was %s, not marked failed by job %s", ctx.container.pk, ctx.container.status, ctx.job.pk
             )
         log_line(ctx.job, step.name, detail or text, JobLogLine.Level.ERROR)
+        # A member waits for their container; nobody waits for a removal.
+        if ctx.job.kind == ProvisioningJob.Kind.PROVISION:
+            notify_container_failed(ctx.container.pk)
     logger.warning(
         "Job %s: step %s failed for container %s: %s",
         ctx.job.pk,
@@ -287,6 +291,7 @@ def finish_provisioning(ctx: StepContext) -> None:
         # Nothing needs the hash once the password is set in the container.
         ContainerRequest.objects.filter(pk=ctx.request.pk).update(password_hash="")
         log_line(ctx.job, "", f"Container {ctx.container.name} is ready at {ctx.address.ip}.")
+        notify_container_ready(ctx.container.pk)
     logger.info(
         "Job %s succeeded: container %s (%s) ready at %s",
         ctx.job.pk,

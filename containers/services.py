@@ -25,6 +25,7 @@ from containers.models import (
     JobStep,
     ProvisioningJob,
 )
+from notifications.services import notify_request_approved, notify_request_rejected
 
 __all__ = [
     "PROVISION_STEPS",
@@ -85,6 +86,7 @@ def approve_request(request_id: int, admin, ip: str | None = None) -> Container:
             container=container,
             detail=f"address {address.ip}",
         )
+        notify_request_approved(request.pk)
         transaction.on_commit(partial(enqueue_job, job.pk, job.kind))
 
     logger.info(
@@ -171,6 +173,7 @@ def reject_request(request_id: int, admin, reason: str) -> None:
         ):
             raise ServiceError(_("This request is no longer pending, so it cannot be rejected."))
         AuditEntry.objects.create(actor=admin, action="reject", request=request, detail=reason)
+        notify_request_rejected(request.pk)
     logger.info("Rejected request %s by user %s", request.pk, admin.pk)
 
 

@@ -14,8 +14,9 @@ from django.conf import settings
 
 from containers.models import ContainerRequest, Host, Subnet, Template
 from containers.passwords import make_crypt_hash
+from tests.lxd_fixtures import *  # noqa: F403
+from tests.lxd_fixtures import LXD_SOCKET, TEMPLATE_SNAPSHOT, TEMPLATE_SOURCE
 
-LXD_SOCKET = os.environ.get("PORTAL_TEST_LXD_SOCKET", "/var/lib/lxd/unix.socket")
 LXD_PROJECT = os.environ.get("PORTAL_TEST_LXD_PROJECT", "portal-test")
 ADDRESS_RANGE = os.environ.get("PORTAL_TEST_ADDRESS_RANGE", "198.18.0.160-198.18.0.199")
 CONTAINER_PASSWORD = "Lab-gpu-container-7f3k"
@@ -52,8 +53,8 @@ def template(host) -> Template:
     return Template.objects.create(
         name="Debian 12",
         host=host,
-        source="template",
-        snapshot="gpu",
+        source=TEMPLATE_SOURCE,
+        snapshot=TEMPLATE_SNAPSHOT,
         default_user="tmp",
         cpu_limit=2,
         memory_limit="1GiB",
@@ -86,10 +87,14 @@ def make_request(member, template, password_hash):
 
 @pytest.fixture
 def broker():
-    """The Redis database the Celery broker uses, with the task queue emptied before and after."""
+    """The Redis database the Celery broker uses, with the task queue emptied before and after.
+
+    kombu's "unacked" keys hold messages of a worker that was killed; they
+    are dropped too, so no test sees another test's redelivered job.
+    """
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    client.delete(queue)
+    keys = (settings.CELERY_TASK_DEFAULT_QUEUE, "unacked", "unacked_index")
+    client.delete(*keys)
     yield client
-    client.delete(queue)
+    client.delete(*keys)
     client.close()
