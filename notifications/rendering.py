@@ -10,7 +10,7 @@ from django.utils import translation
 
 logger = logging.getLogger(__name__)
 
-# The model's subject field holds at most this many characters.
+# Maximum length of EmailNotification.subject.
 MAX_SUBJECT_LENGTH = 255
 
 

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 Kind = EmailNotification.Kind
 
-# What each provisioning step does, for members reading a failure e-mail.
+# Descriptions of the provisioning steps (JobStep.name) for the member's failure e-mail.
 STEP_LABELS = {
     "copy": gettext_lazy("copy the template"),
     "configure": gettext_lazy("set the hostname and resource limits"),
@@ -107,7 +107,7 @@ def notify_container_ready(container_id: int) -> list[EmailNotification]:
 
     ip = _held_ip(container)
     if not ip:
-        logger.warning("Container %s is ready but holds no address; the e-mail has no SSH command.", container.pk)
+        logger.warning("Container %s is ready but has no address; the e-mail has no SSH command.", container.pk)
     context = {
         "container": container,
         "ip": ip,
@@ -218,5 +218,8 @@ def _failure_of(container: Container) -> tuple[str, str]:
     if job is not None:
         step = job.steps.filter(status=JobStep.Status.FAILED).order_by("position").first()
 
-    error = (step.error if step else "") or (job.last_error if job else "") or container.last_error
-    return (step.name if step else ""), error
+    if step is not None and step.error:
+        return step.name, step.error
+    if job is not None and job.last_error:
+        return (step.name if step else ""), job.last_error
+    return (step.name if step else ""), container.last_error

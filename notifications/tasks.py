@@ -34,7 +34,7 @@ def send_notification(self, notification_id: int) -> None:
     """
     notification = EmailNotification.objects.select_related("recipient").filter(pk=notification_id).first()
     if notification is None:
-        logger.info("Notification %s is gone; nothing to send.", notification_id)
+        logger.info("Notification %s not found; nothing to send.", notification_id)
         return
     if notification.status != EmailNotification.Status.PENDING:
         logger.info("Notification %s is %s, not pending; not sending it.", notification.pk, notification.status)
@@ -86,7 +86,7 @@ def _deliver(notification: EmailNotification, address: str) -> None:
         body=notification.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[address],
-        # RFC 3834: tells vacation responders not to answer.
+        # RFC 3834: automatic responders such as vacation replies must not reply to it.
         headers={"Auto-Submitted": "auto-generated"},
     )
     message.send()

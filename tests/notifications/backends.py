@@ -20,7 +20,7 @@ class RefusedConnectionBackend(BaseEmailBackend):
 
 
 class RecipientRefusedBackend(BaseEmailBackend):
-    """Fails every send as if the server answered 550 (no such mailbox) for each recipient."""
+    """Fails every send as if the server rejected each recipient with 550 (no such mailbox)."""
 
     def send_messages(self, email_messages):
         refused = {address: (550, b"5.1.1 No such user") for message in email_messages for address in message.to}

@@ -1,4 +1,4 @@
-"""Who gets which e-mail, and what the English e-mails say."""
+"""Who gets which e-mail, and what the English e-mails contain."""
 
 import pytest
 from django.conf import settings
@@ -118,7 +118,7 @@ def test_ready_mail_gives_ip_username_and_ssh_command(approved_container, member
 
 
 def test_ready_mail_never_contains_password_or_hash(approved_container, django_capture_on_commit_callbacks):
-    # The request still holds the hash here, as it does until provisioning clears it.
+    # The request still contains the hash here, as it does until provisioning clears it.
     assert approved_container.request.password_hash == KNOWN_HASH
 
     with django_capture_on_commit_callbacks(execute=True):
