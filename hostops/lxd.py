@@ -219,6 +219,12 @@ class LXDHost:
             return None
         return response.json()["metadata"]["status"]
 
+    def instance_config(self, name: str) -> dict[str, str]:
+        """Return the instance's own config keys, without those inherited from profiles."""
+        with self._translate("read the config of", name):
+            metadata = self._instance_api(name).get().json()["metadata"]
+        return dict(metadata.get("config") or {})
+
     def list_instances(self) -> list[str]:
         """Return the names of all instances in this project."""
         with self._translate("list", "*"):

@@ -232,6 +232,16 @@ def test_update_config_sets_keys_and_keeps_others(lxd_host, stopped_copy, lxd_pr
     assert config["limits.cpu"] == "1"
 
 
+def test_instance_config_returns_own_keys(lxd_host, stopped_copy):
+    lxd_host.update_config(stopped_copy, {"user.portal.marker": "42"})
+
+    config = lxd_host.instance_config(stopped_copy)
+    assert config["user.portal.marker"] == "42"
+    assert "volatile.base_image" in config
+    with pytest.raises(InstanceNotFound):
+        lxd_host.instance_config("t-no-such-instance")
+
+
 def test_update_config_rejects_invalid_value(lxd_host, stopped_copy):
     with pytest.raises(LXDError) as caught:
         lxd_host.update_config(stopped_copy, {"limits.memory": "lots"})
