@@ -7,7 +7,7 @@ run a fixed number of queries however many rows they cover.
 import ipaddress
 from dataclasses import dataclass
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.utils.translation import gettext_lazy as _
 
 from containers.models import Address, Container, ContainerRequest, Host, JobStep, ProvisioningJob, Subnet
@@ -89,34 +89,36 @@ def latest_job_with_steps(container: Container, kind: str = ProvisioningJob.Kind
 
 
 def host_addresses(subnets) -> dict[int, dict[ipaddress.IPv4Address, Host]]:
-    """Map each subnet's id to the addresses its hosts use themselves, in one query."""
-    result: dict[int, dict[ipaddress.IPv4Address, Host]] = {subnet.pk: {} for subnet in subnets}
-    for host in Host.objects.filter(subnet__in=list(result), address__isnull=False):
-        result[host.subnet_id][ipaddress.IPv4Address(host.address)] = host
-    return result
+    """Map each subnet's id to the addresses its hosts use themselves.
+
+    Costs one query, or none when the subnets' hosts are already prefetched.
+    """
+    subnets = list(subnets)
+    prefetch_related_objects(subnets, "hosts")
+    return {
+        subnet.pk: {ipaddress.IPv4Address(host.address): host for host in subnet.hosts.all() if host.address}
+        for subnet in subnets
+    }
+
+
+def list_free(subnet: Subnet, held: set[ipaddress.IPv4Address], hosts: dict[ipaddress.IPv4Address, Host]) -> list[str]:
+    """Return the free addresses of `subnet`, lowest first.
+
+    A free address lies in the allocatable range, is not reserved (network,
+    broadcast, gateway, excluded), is not a host's own address, and is not
+    held by a container.
+    """
+    return [str(address) for address in subnet.allocatable() if address not in held and address not in hosts]
 
 
 def free_addresses(subnets) -> dict[int, list[str]]:
-    """Map each subnet's id to its free allocatable addresses, lowest first, in two queries.
-
-    A free address lies in the allocatable range, is not reserved (network,
-    broadcast, gateway, excluded), is not a host's own address, and has no
-    Address row.
-    """
+    """Map each subnet's id to its free addresses, lowest first, in at most two queries."""
     subnets = list(subnets)
     held: dict[int, set[ipaddress.IPv4Address]] = {subnet.pk: set() for subnet in subnets}
     for subnet_id, ip in Address.objects.filter(subnet__in=subnets).values_list("subnet_id", "ip"):
         held[subnet_id].add(ipaddress.IPv4Address(ip))
     hosts = host_addresses(subnets)
-
-    return {
-        subnet.pk: [
-            str(address)
-            for address in subnet.allocatable()
-            if address not in held[subnet.pk] and address not in hosts[subnet.pk]
-        ]
-        for subnet in subnets
-    }
+    return {subnet.pk: list_free(subnet, held[subnet.pk], hosts[subnet.pk]) for subnet in subnets}
 
 
 @dataclass(frozen=True)
@@ -138,26 +140,32 @@ RESERVED_LABELS = {
 }
 
 
-def address_map(subnet: Subnet, first: int, last: int) -> list[AddressRow]:
-    """Describe the addresses of `subnet` from index `first` to `last` (inclusive), in two queries.
+@dataclass
+class AddressMap:
+    """One page of a subnet's address map, with the subnet's totals."""
+
+    rows: list[AddressRow]
+    held_count: int
+    free_count: int
+
+
+def address_map(subnet: Subnet, first: int, last: int) -> AddressMap:
+    """Describe the addresses of `subnet` from index `first` to `last` (inclusive).
 
     Indexes count from the network address, so a page of the map covers a
-    slice of the network without building the other addresses.
+    slice of the network without building rows for the rest. Costs two
+    queries: the held addresses with their containers and members, and the
+    subnet's hosts unless they are prefetched.
     """
-    network = subnet.network
-    start = int(network.network_address)
-    lowest = ipaddress.IPv4Address(start + first)
-    highest = ipaddress.IPv4Address(start + last)
-
     holders = {
         ipaddress.IPv4Address(address.ip): address
         for address in Address.objects.filter(subnet=subnet).select_related("container__owner")
-        if lowest <= ipaddress.IPv4Address(address.ip) <= highest
     }
     hosts = host_addresses([subnet])[subnet.pk]
     reserved = subnet.reserved_reasons()
     range_start = ipaddress.IPv4Address(subnet.range_start)
     range_end = ipaddress.IPv4Address(subnet.range_end)
+    start = int(subnet.network.network_address)
 
     rows = []
     for value in range(start + first, start + last + 1):
@@ -172,4 +180,6 @@ def address_map(subnet: Subnet, first: int, last: int) -> list[AddressRow]:
             rows.append(AddressRow(ip, "outside_range"))
         else:
             rows.append(AddressRow(ip, "free"))
-    return rows
+
+    free = list_free(subnet, set(holders), hosts)
+    return AddressMap(rows=rows, held_count=len(holders), free_count=len(free))

@@ -27,11 +27,9 @@ def subnet_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
     # The paginator only counts the indexes; address_map builds the rows of one page.
     page = Paginator(range(subnet.network.num_addresses), ADDRESSES_PER_PAGE).get_page(request.GET.get("page"))
-    rows = address_map(subnet, page.object_list.start, page.object_list.stop - 1)
-    free_count = len(free_addresses([subnet])[subnet.pk])
-    held_count = subnet.addresses.count()
+    addresses = address_map(subnet, page.object_list.start, page.object_list.stop - 1)
     return render(
         request,
         "containers/manage/subnet_detail.html",
-        {"subnet": subnet, "page": page, "rows": rows, "free_count": free_count, "held_count": held_count},
+        {"subnet": subnet, "page": page, "addresses": addresses},
     )
