@@ -215,8 +215,12 @@ def retry_job(job_id: int, admin) -> None:
 def abandon_container(container_id: int, admin) -> None:
     """Give up on a failed container: queue its removal, which deletes the instance and frees the address."""
     with transaction.atomic():
-        container = Container.objects.get(pk=container_id)
-        if not container.transition(Container.Status.REMOVING, last_error=""):
+        # Locked, because READY -> REMOVING is also a valid transition, and
+        # abandoning is only for a container whose build failed.
+        container = Container.objects.select_for_update().get(pk=container_id)
+        if container.status != Container.Status.FAILED or not container.transition(
+            Container.Status.REMOVING, last_error=""
+        ):
             raise ServiceError(_("Only a failed container can be abandoned."))
 
         # The failed provisioning job will never resume.
