@@ -84,16 +84,20 @@ ensure_messages() {
     fi
 }
 
-# Create the database named in $DATABASE_URL if it does not exist yet.
+# Create the database named in $DATABASE_URL (or in .env, or the settings'
+# default) if it does not exist yet.
 ensure_database() {
-    "$VENV/bin/python" - <<'PYTHON'
+    REPO_ROOT=$REPO_ROOT "$VENV/bin/python" - <<'PYTHON'
 import os
+from pathlib import Path
 
 import environ
 import psycopg
 from psycopg import sql
 
-settings = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+environ.Env.read_env(Path(os.environ["REPO_ROOT"]) / ".env", overwrite=False)
+url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal")
+settings = environ.Env.db_url_config(url)
 name = settings["NAME"]
 connection = psycopg.connect(
     host=settings.get("HOST") or None,
