@@ -419,7 +419,7 @@ def accounting(start: datetime, end: datetime) -> tuple[list[MemberAccount], lis
         parts.append(
             ContainerGpuHourlyRollup.objects.filter(hour__gte=start, hour__lt=min(end, watermark))
             .values(*ACCOUNT_FIELDS)
-            .annotate(memory=Sum("memory_mib_seconds"), seconds=Sum("seconds"))
+            .annotate(memory=Sum("memory_mib_seconds"), total_seconds=Sum("seconds"))
             .order_by()
         )
         raw_start = max(start, watermark)
@@ -428,7 +428,7 @@ def accounting(start: datetime, end: datetime) -> tuple[list[MemberAccount], lis
     parts.append(
         ContainerGpuSample.objects.filter(taken_at__gte=raw_start, taken_at__lt=end)
         .values(*ACCOUNT_FIELDS)
-        .annotate(memory=Sum(memory_mib_seconds()), seconds=Sum("seconds"))
+        .annotate(memory=Sum(memory_mib_seconds()), total_seconds=Sum("seconds"))
         .order_by()
     )
 
@@ -446,7 +446,7 @@ def accounting(start: datetime, end: datetime) -> tuple[list[MemberAccount], lis
                     owner_name=owner_display(row),
                 )
                 containers[key] = account
-            account.totals.add(row["memory"], row["seconds"])
+            account.totals.add(row["memory"], row["total_seconds"])
 
     members: dict[int | None, MemberAccount] = {}
     for account in containers.values():

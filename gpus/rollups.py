@@ -71,14 +71,29 @@ def roll_up_container_samples(start: datetime, end: datetime) -> int:
         .annotate(hour=TruncHour("taken_at", tzinfo=UTC))
         .values("gpu_id", "hour", "container_id", "project", "instance")
         .annotate(
-            sample_count=Count("id"),
-            seconds=Sum("seconds"),
-            memory_max_mib=Max("memory_mib"),
-            memory_mib_seconds=Sum(memory_mib_seconds()),
+            # Named apart from the fields, so F("seconds") inside the sum
+            # still means the sample's field and not this aggregate.
+            total_samples=Count("id"),
+            total_seconds=Sum("seconds"),
+            peak_memory=Max("memory_mib"),
+            total_memory_seconds=Sum(memory_mib_seconds()),
         )
         .order_by()
     )
-    rollups = [ContainerGpuHourlyRollup(**row) for row in rows]
+    rollups = [
+        ContainerGpuHourlyRollup(
+            gpu_id=row["gpu_id"],
+            hour=row["hour"],
+            container_id=row["container_id"],
+            project=row["project"],
+            instance=row["instance"],
+            sample_count=row["total_samples"],
+            seconds=row["total_seconds"],
+            memory_max_mib=row["peak_memory"],
+            memory_mib_seconds=row["total_memory_seconds"],
+        )
+        for row in rows
+    ]
     ContainerGpuHourlyRollup.objects.bulk_create(rollups)
     return len(rollups)
 
