@@ -283,3 +283,16 @@ def test_name_taken_between_check_and_save(member, valid_data, make_request, oth
     assert saved is None
     assert "The name alice-box is already taken; choose another one." in form.errors["name"]
     assert ContainerRequest.objects.count() == 1
+
+
+def test_request_form_errors_in_chinese(member_client, template):
+    response = member_client.post(
+        reverse("containers:request_create"),
+        {"name": "1box", "username": "root", "template": template.pk, "reason": ""},
+        headers={"accept-language": "zh-Hans"},
+    )
+
+    content = response.content.decode()
+    assert "请使用 1 到 63 个字母、数字和连字符" in content
+    assert "root 是系统账号名称，请换一个用户名。" in content
+    assert "请填写密码或 SSH 公钥" in content
