@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from containers.models import Container, ContainerRequest, Host, Template
+from tests.lxd_fixtures import *  # noqa: F403 (lxd_host, lxd_cleanup, lxd_project for the tests marked lxd)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "nvidia"
 
