@@ -1,8 +1,8 @@
 """Django admin for the lab's configuration: hosts, templates and subnets.
 
-Requests, containers, jobs and audit entries are shown read-only, because
-their changes must go through containers.services (address reservation,
-audit trail, queued tasks); the portal's own pages call those services.
+Requests, containers, jobs and audit entries are shown read-only. Their
+changes must go through containers.services, which reserves addresses,
+writes the audit trail and queues tasks, and the portal's own pages call it.
 """
 
 from django.contrib import admin
@@ -57,7 +57,7 @@ class ContainerRequestAdmin(ReadOnlyAdmin):
     list_display = ("name", "member", "username", "template", "status", "created_at", "decided_by")
     list_filter = ("status", "template")
     search_fields = ("name", "username", "member__username")
-    # The crypt hash is left out: nobody needs to read it.
+    # The crypt hash is left out because no administrator needs to read it.
     exclude = ("password_hash",)
 
 

@@ -190,9 +190,9 @@ class ContainerRequestForm(forms.Form):
     def save(self) -> ContainerRequest | None:
         """Create the pending request, with the password turned into a crypt hash.
 
-        Return None, with an error on the name field, if another request took
-        the name at the same moment; the database's unique constraint on
-        pending names decides which one wins.
+        Two requests for one name can pass clean_name() at the same moment.
+        The database's unique constraint on pending names lets only one of
+        them be saved, so the other gets None and an error on the name field.
         """
         data = self.cleaned_data
         password = data.get("password", "")

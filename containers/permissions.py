@@ -2,7 +2,7 @@
 
 Members reach only their own requests and containers. Administrators are the
 users with `is_staff`, and they reach everything. A member who asks for
-somebody else's object gets 404, so the page does not reveal that it exists.
+another member's object gets 404, so the page does not reveal that it exists.
 Views load objects only through these helpers.
 """
 
@@ -23,7 +23,7 @@ def require_staff(user) -> None:
 
 
 def staff_required(view):
-    """Send anonymous users to the sign-in page and answer members with 403."""
+    """Redirect anonymous users to the sign-in page and respond to members with 403."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):

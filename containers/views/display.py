@@ -1,4 +1,4 @@
-"""What the pages show about requests, jobs and addresses, computed once for every page.
+"""Display data for the pages about requests, jobs and addresses.
 
 Nothing here changes the database, and the functions that feed list pages
 run a fixed number of queries however many rows they cover.
@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from containers.models import Address, Container, ContainerRequest, Host, JobStep, ProvisioningJob, Subnet
 
-# What each provisioning step does, in words a member understands.
+# Descriptions of the job steps, in words a member understands.
 STEP_LABELS = {
     "copy": _("Copy the template"),
     "configure": _("Set the hostname and resource limits"),
