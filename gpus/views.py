@@ -7,8 +7,7 @@ from django.utils import timezone
 
 from containers.permissions import get_container_for_user, staff_required
 from gpus.forms import AccountingPeriodForm
-from gpus.queries import accounting as accounting_query
-from gpus.queries import container_usage, gpu_overview
+from gpus.queries import account_usage, container_usage, gpu_overview
 
 
 @login_required
@@ -51,5 +50,5 @@ def accounting(request):
         form = AccountingPeriodForm(AccountingPeriodForm.default_initial(timezone.localdate()))
     members, containers = [], []
     if form.is_valid():
-        members, containers = accounting_query(*form.period())
+        members, containers = account_usage(*form.period())
     return render(request, "gpus/accounting.html", {"form": form, "members": members, "containers": containers})

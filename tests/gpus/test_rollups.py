@@ -12,7 +12,7 @@ from gpus.models import (
     HostSample,
     RollupWatermark,
 )
-from gpus.queries import accounting
+from gpus.queries import account_usage
 from gpus.rollups import roll_up_and_prune
 from tests.gpus.builders import add_history, make_gpus
 
@@ -111,10 +111,10 @@ def test_accounting_counts_rolled_and_raw_hours_once(lab):
     gpu, container = lab
     add_history([gpu], [(gpu, container, 1024)], datetime(2026, 1, 10, 8, tzinfo=UTC), NOW, timedelta(seconds=30))
     period = (datetime(2026, 1, 10, tzinfo=UTC), datetime(2026, 1, 11, tzinfo=UTC))
-    before_members, before_containers = accounting(*period)
+    before_members, before_containers = account_usage(*period)
 
     roll_up_and_prune(NOW)
-    members, containers = accounting(*period)
+    members, containers = account_usage(*period)
 
     expected_seconds = (4 * 3600) + 34 * 60
     assert containers[0].totals.seconds == expected_seconds
@@ -131,6 +131,6 @@ def test_accounting_respects_period_bounds(lab):
     add_history([gpu], [(gpu, container, 1024)], datetime(2026, 1, 10, 8, tzinfo=UTC), NOW, timedelta(minutes=1))
     roll_up_and_prune(NOW)
 
-    _, containers = accounting(datetime(2026, 1, 10, 9, tzinfo=UTC), datetime(2026, 1, 10, 12, 30, tzinfo=UTC))
+    _, containers = account_usage(datetime(2026, 1, 10, 9, tzinfo=UTC), datetime(2026, 1, 10, 12, 30, tzinfo=UTC))
 
     assert containers[0].totals.seconds == 3 * 3600 + 30 * 60
