@@ -36,14 +36,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         for container_request in container_requests
     ]
     containers = [row for row in rows if row["container"] and row["container"].status != Container.Status.REMOVED]
-    pending_count = (
-        ContainerRequest.objects.filter(status=ContainerRequest.Status.PENDING).count() if request.user.is_staff else 0
-    )
-    return render(
-        request,
-        "containers/dashboard.html",
-        {"rows": rows, "containers": containers, "pending_count": pending_count},
-    )
+    context = {"rows": rows, "containers": containers}
+
+    # Administrators also see what waits for them.
+    if request.user.is_staff:
+        context["pending_count"] = ContainerRequest.objects.filter(status=ContainerRequest.Status.PENDING).count()
+        context["failed_count"] = Container.objects.filter(status=Container.Status.FAILED).count()
+    return render(request, "containers/dashboard.html", context)
 
 
 @sensitive_post_parameters("password", "password_confirm")

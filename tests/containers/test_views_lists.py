@@ -297,3 +297,23 @@ def test_subnet_map_query_count_does_not_grow(
 
 def test_subnet_map_forbidden_to_members(member_client, subnet):
     assert member_client.get(reverse("containers:subnet_detail", args=[subnet.pk])).status_code == 403
+
+
+def test_dashboard_tells_administrators_what_waits(staff_client, make_request, admin_user):
+    make_request(name="waiting-box")
+    failed = approve_request(make_request(name="broken-box", username="broken").pk, admin_user)
+    failed.transition(Container.Status.FAILED, last_error="start failed")
+
+    content = staff_client.get(reverse("home")).content.decode()
+
+    assert "One request is waiting for a decision." in content
+    assert "One container failed to build." in content
+    assert f"{reverse('containers:container_list')}?status=failed" in content
+
+
+def test_dashboard_hides_staff_notices_from_members(member_client, make_request):
+    make_request(name="waiting-box")
+
+    content = member_client.get(reverse("home")).content.decode()
+
+    assert "waiting for a decision" not in content

@@ -89,6 +89,7 @@ def test_ready_shows_ssh_command_and_stops_polling(member_client, make_request, 
     assert 'data-copy-target="ssh-command"' in content
     assert 'class="badge badge-ready"' in content
     assert "data-poll-done" in content
+    assert reverse("gpus:container_gpu", args=[container.pk]) in content
 
 
 def test_failed_shows_step_in_plain_words(member_client, make_request, admin_user):
@@ -101,7 +102,7 @@ def test_failed_shows_step_in_plain_words(member_client, make_request, admin_use
     content = response.content.decode()
     assert "Building your container stopped at the step" in content
     assert "Restart the container" in content
-    assert "The administrators have been told." in content
+    assert "administrators see this failure in the portal" in content
     assert "useradd" not in content
     assert "data-poll-done" in content
 
