@@ -128,23 +128,23 @@ def normalise(text: str) -> str:
 def catalog_words() -> tuple[frozenset[str], frozenset[str]]:
     """Return (English texts that must not show on a Chinese page, Chinese texts that must not show on an English one).
 
-    An English source text counts only where its translation differs from it
-    (or is missing): "GPU" translated as "GPU" may show on both.
+    An English source text counts only where its own translation differs from
+    it or is missing. A text that is both a source and a translation in the
+    catalog (msgid "GPU" with msgstr "GPU", and "GPUs" translated as "GPU")
+    belongs to both languages and counts in neither.
     """
-    untranslated_english: set[str] = set()
-    chinese: set[str] = set()
+    sources: set[str] = set()
+    translations: set[str] = set()
+    untranslated: set[str] = set()
     for entry in parse_po(CATALOG.read_text(encoding="utf-8")):
         if not entry.msgid:
             continue
-        translations = {normalise(text) for text in entry.translations}
-        for source in entry.sources:
-            source = normalise(source)
-            if source not in translations:
-                untranslated_english.add(source)
-        for translation in translations:
-            if translation not in {normalise(source) for source in entry.sources}:
-                chinese.add(translation)
-    return frozenset(untranslated_english), frozenset(chinese)
+        entry_sources = {normalise(text) for text in entry.sources}
+        entry_translations = {normalise(text) for text in entry.translations}
+        sources |= entry_sources
+        translations |= entry_translations
+        untranslated |= entry_sources - entry_translations
+    return frozenset(untranslated - translations), frozenset(translations - sources)
 
 
 def wrong_language_texts(texts: list[str], language: str) -> list[str]:

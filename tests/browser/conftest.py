@@ -16,6 +16,7 @@
   Simplified Chinese.
 - `lab`: a subnet, a host and a template in the database, on the real LXD
   socket and the test project.
+- `make_request`: a factory of pending requests by `member` for that template.
 - `broker`: the Redis queue of the tests' Celery broker, emptied before and
   after the test, for tests whose approvals queue a job that no worker takes.
 
@@ -37,7 +38,8 @@ import redis  # noqa: E402
 from django.conf import settings  # noqa: E402
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, sync_playwright  # noqa: E402
 
-from containers.models import Host, Subnet, Template  # noqa: E402
+from containers.models import ContainerRequest, Host, Subnet, Template  # noqa: E402
+from containers.passwords import make_crypt_hash  # noqa: E402
 from tests.lxd_fixtures import LXD_SOCKET, TEMPLATE_SNAPSHOT, TEMPLATE_SOURCE  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -112,6 +114,12 @@ def browser() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings) -> None:
+    """Hash portal passwords with a cheap hasher: these tests sign in often and do not test hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(params=LANGUAGES)
@@ -213,3 +221,23 @@ def broker():
     yield client
     client.delete(*keys)
     client.close()
+
+
+CONTAINER_PASSWORD = "Lab-gpu-container-7f3k"
+
+
+@pytest.fixture
+def make_request(lab, member):
+    """Return a factory of pending requests for the lab's template, by `member` unless another user is given."""
+
+    def make(name: str = "alice-gpu", username: str = "alice", user=None, reason: str = "") -> ContainerRequest:
+        return ContainerRequest.objects.create(
+            member=user or member,
+            template=lab,
+            name=name,
+            username=username,
+            password_hash=make_crypt_hash(CONTAINER_PASSWORD),
+            reason=reason or "Fine-tuning a speech model for my thesis.",
+        )
+
+    return make

@@ -61,17 +61,17 @@ def t(message: str, language: str) -> str:
         return translation.gettext(message)
 
 
-def labelled(page: Page, label: str) -> Locator:
+def labelled(page: Page | Locator, label: str) -> Locator:
     """Return the form control whose label is `label`, with or without Django's label suffix (":")."""
     return page.get_by_label(re.compile(rf"^\s*{re.escape(label)}\s*[:：]?\s*$"))
 
 
-def field(page: Page, label: str, language: str) -> Locator:
+def field(page: Page | Locator, label: str, language: str) -> Locator:
     """Return the form control labelled with the message `label` in `language`."""
     return labelled(page, t(label, language))
 
 
-def form_field(page: Page, form, name: str, language: str) -> Locator:
+def form_field(page: Page | Locator, form, name: str, language: str) -> Locator:
     """Return the control of `form`'s field `name`, found by the label the form gives it in `language`."""
     with translation.override(language):
         label = str(form.fields[name].label or "")
