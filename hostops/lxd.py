@@ -322,7 +322,7 @@ class LXDHost:
     def restart(self, name: str, timeout: int = 60) -> None:
         """Restart the instance through the LXD API, forcing it if a clean restart fails.
 
-        A clean restart asks the instance's init to shut down and waits up to
+        A clean restart signals the instance's init to shut down and waits up to
         `timeout` seconds for that.
         """
         try:
@@ -362,7 +362,7 @@ class LXDHost:
             except LXDTimeout:
                 raise LXDTimeout(f"Instance {name} did not finish booting in {timeout} s.") from None
             except LXDError as error:
-                # Exec fails while the instance's init is still starting up.
+                # Exec can fail while the instance is still starting or restarting.
                 logger.debug("Boot check of %s failed, retrying: %s", name, error)
                 system_state = "unreachable"
             else:

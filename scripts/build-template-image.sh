@@ -130,8 +130,8 @@ chmod 600 "$root/etc/netplan/10-portal-eth0.yaml"
 
 in_root systemctl enable systemd-networkd.service systemd-resolved.service ssh.service ssh-host-keys.service >/dev/null 2>&1
 ln -sf /run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
-# binfmt_misc cannot be mounted in an unprivileged container; the failed unit
-# would leave every container "degraded".
+# binfmt_misc cannot be mounted in an unprivileged container, so the unit would
+# fail and leave every container "degraded".
 ln -sf /dev/null "$root/etc/systemd/system/systemd-binfmt.service"
 
 # An empty machine id makes systemd create a new one at the first boot of each copy.
@@ -168,7 +168,7 @@ printf '127.0.0.1 localhost\n127.0.1.1 {{ container.name }}\n::1 localhost ip6-l
 
 log "packing the image"
 tar -C "$work/meta" -cJf "$work/meta.tar.xz" metadata.yaml templates
-# squashfs cannot store the POSIX ACLs of the journal directory; mksquashfs
+# squashfs cannot store the POSIX ACLs of the journal directory. mksquashfs
 # 4.5 drops them with a warning per file, which is filtered out here.
 mksquashfs "$root" "$work/rootfs.squashfs" -noappend -comp xz -quiet \
     2> >(grep -v 'Unrecognised xattr prefix system.posix_acl' >&2) >/dev/null

@@ -1,5 +1,5 @@
-# Shell functions shared by scripts/test and scripts/run; source it, do not run it.
-# Expects REPO_ROOT to be set and `set -euo pipefail` in the caller.
+# Shell functions shared by scripts/test and scripts/run. Source this file rather
+# than running it, after setting REPO_ROOT and `set -euo pipefail`.
 
 log() { printf '[%s] %s\n' "${SCRIPT_NAME:-portal}" "$*"; }
 die() { printf '[%s] error: %s\n' "${SCRIPT_NAME:-portal}" "$*" >&2; exit 1; }

@@ -6,7 +6,7 @@
 #
 # Steps:
 #  1. install the Debian packages LXD, the image build and the browser tests need;
-#  2. start the LXD daemon in the background if none answers (no systemd here);
+#  2. start the LXD daemon in the background if none responds (no systemd here);
 #  3. turn off image auto-updates, so LXD never fetches images from the network;
 #  4. create storage pool `portal` (btrfs on a sparse loop file) and make it the
 #     default profile's root disk;
@@ -63,7 +63,7 @@ started=$SECONDS
 exec {lock_fd}>/run/lock/lab-portal-setup-lxd.lock
 if ! flock --nonblock "$lock_fd"; then
     log "waiting for another setup-lxd.sh run to finish"
-    flock --timeout 900 "$lock_fd" || die "another setup-lxd.sh run holds the lock for over 15 minutes"
+    flock --timeout 900 "$lock_fd" || die "timed out after 15 minutes waiting for another setup-lxd.sh run to finish"
 fi
 
 # 1. Packages.
@@ -181,7 +181,7 @@ ensure_template() {
         lxc config set "$TEMPLATE" user.portal_image_version "$IMAGE_VERSION" --project "$name"
     fi
     if ! lxc query "/1.0/instances/$TEMPLATE/snapshots/$SNAPSHOT?project=$name" >/dev/null 2>&1; then
-        # The template is never started, so the snapshot holds no SSH host keys
+        # The template is never started, so the snapshot contains no SSH host keys
         # and no machine id; each copy creates its own at first boot.
         log "taking snapshot $TEMPLATE/$SNAPSHOT in project $name"
         lxc snapshot "$TEMPLATE" "$SNAPSHOT" --project "$name"

@@ -8,7 +8,7 @@ from hostops.lxd import LXDError, LXDHost
 
 
 class Command(BaseCommand):
-    help = "List hosts (and whether their LXD answers), templates (and whether their snapshot exists) and subnets."
+    help = "List hosts (and whether their LXD is reachable), templates (and whether their snapshot exists) and subnets."
 
     def add_arguments(self, parser):
         parser.add_argument("--no-check", action="store_true", help="Do not contact LXD.")

@@ -1,7 +1,8 @@
 """Fill an empty portal with a demo lab: two users, the local LXD host, a subnet and a template.
 
-Running it again changes nothing except resetting the demo passwords to the
-values in the environment. Meant for local demos, never for a lab's server.
+Running it again resets these objects to the demo values and the demo
+passwords to the values in the environment. Meant for local demos, never for
+a lab's server.
 """
 
 import os
