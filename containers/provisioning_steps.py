@@ -6,8 +6,8 @@ step first looks at what is already there (the instance exists, it is
 running, the user is renamed) and only does what is missing.
 
 A step raises StepFailed with a message for the member and technical detail
-for administrators; any LXDError it lets through is reported the same way by
-the runner in containers.provisioning.
+for administrators. The runner in containers.provisioning reports an
+LXDError that a step lets through in the same way.
 """
 
 from __future__ import annotations
@@ -32,19 +32,22 @@ from containers.validators import (
     validate_no_control_characters,
     validate_username,
 )
-from hostops.lxd import InstanceExists, LXDHost, SnapshotNotFound
+from hostops.lxd import InstanceExists, InstanceNotFound, LXDError, LXDHost, LXDUnavailable, SnapshotNotFound
 
 if TYPE_CHECKING:
     from containers.models import Address, Container, ContainerRequest, ProvisioningJob, Subnet, Template
 
 INIT_SCRIPT = Path(settings.BASE_DIR) / "hostops" / "scripts" / "init-container.sh"
-# Where the script and its inputs go inside the container. It is on the root
-# disk rather than on /run, because right after start systemd may still be
-# about to mount a fresh tmpfs over /run and hide what was pushed there. The
-# script deletes its inputs when it exits.
+# Directory of the script and its inputs inside the container. It is on the
+# root disk rather than on /run, because right after start systemd may still
+# be about to mount a fresh tmpfs over /run and hide what was pushed there.
+# The script deletes its inputs when it exits.
 INIT_DIR = "/root/.portal-init"
 INIT_SCRIPT_TIMEOUT = 120
 RESTART_TIMEOUT = 60
+# Tries and seconds between them when LXD rejects a restart, see restart().
+RESTART_ATTEMPTS = 3
+RESTART_RETRY_DELAY = 2
 
 # Config keys set when the instance is copied. They tell an instance that
 # this portal created for this container from one that only has the same name.
@@ -64,9 +67,9 @@ class StepFailed(Exception):
 
     `message` is a lazy translation for the member, formatted with `params`
     in their language when the failure is recorded. `says_next_step` is True
-    when the message already tells the member what happens next; otherwise
-    a sentence saying that an administrator can retry is added. `detail` is
-    technical text for the administrators' job log, free of secrets.
+    when the message already names the member's next step. Otherwise the
+    runner adds a sentence saying that an administrator can retry. `detail`
+    is technical text for the administrators' job log, free of secrets.
     """
 
     def __init__(self, message, params: dict | None = None, detail: str = "", says_next_step: bool = False) -> None:
@@ -88,7 +91,7 @@ class StepContext:
     subnet: Subnet
     address: Address | None
     lxd: LXDHost
-    # Lines for the job log; the runner stores them after each step.
+    # Lines for the job log, which the runner stores after each step.
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -133,7 +136,7 @@ def name_taken_failure(ctx: StepContext) -> StepFailed:
         ),
         {"host": ctx.container.host.name, "name": ctx.name},
         detail=f"Instance {ctx.name} exists in project {ctx.lxd.project} without {MARKER_CONTAINER}="
-        f"{ctx.container.pk}; it was left untouched.",
+        f"{ctx.container.pk}. It was left untouched.",
         says_next_step=True,
     )
 
@@ -146,12 +149,12 @@ def copy(ctx: StepContext) -> None:
     template = ctx.template
     marker = {MARKER_CONTAINER: str(ctx.container.pk), MARKER_JOB: str(ctx.job.pk)}
 
-    # Approval checked only the portal's own records; the host may have an
+    # Approval checked only the portal's own records. The host may have an
     # instance of that name that an administrator made by hand.
     if ctx.lxd.instance_exists(ctx.name):
         if not is_ours(ctx):
             raise name_taken_failure(ctx)
-        ctx.note(f"Instance {ctx.name} already exists from an earlier run of this job; keeping it.")
+        ctx.note(f"Instance {ctx.name} already exists from an earlier run of this job. Keeping it.")
         return
 
     try:
@@ -167,8 +170,8 @@ def copy(ctx: StepContext) -> None:
             says_next_step=True,
         ) from error
     except InstanceExists:
-        # Created between the check above and the copy: by us only if the
-        # marker says so.
+        # Another process created the instance between the check above and
+        # the copy. It is ours only if it carries our marker.
         if not is_ours(ctx):
             raise name_taken_failure(ctx) from None
     ctx.note(f"Copied {template.source}/{template.snapshot} to {ctx.name}.")
@@ -277,9 +280,29 @@ def run_script(ctx: StepContext) -> None:
 
 
 def restart(ctx: StepContext) -> None:
-    """Restart the instance through LXD, so the new hostname and network take effect."""
-    ctx.lxd.restart(ctx.name, timeout=RESTART_TIMEOUT)
-    ctx.note(f"Restarted {ctx.name}.")
+    """Restart the instance through LXD, so the new hostname and network take effect.
+
+    A stopped instance is started instead, because that is what a restart
+    cut short leaves behind, and a start applies the changes just as well.
+    """
+    for attempt in range(1, RESTART_ATTEMPTS + 1):
+        try:
+            if ctx.lxd.instance_status(ctx.name) == "Running":
+                ctx.lxd.restart(ctx.name, timeout=RESTART_TIMEOUT)
+                ctx.note(f"Restarted {ctx.name}.")
+            else:
+                ctx.lxd.start(ctx.name)
+                ctx.note(f"Started {ctx.name}, which was stopped.")
+            return
+        except (InstanceNotFound, LXDUnavailable):
+            raise
+        except LXDError as error:
+            # A worker that died during this step may have left its restart
+            # running in LXD, which makes ours fail until it ends.
+            if attempt == RESTART_ATTEMPTS:
+                raise
+            ctx.note(f"Restart attempt {attempt} failed, trying again: {error}")
+            time.sleep(RESTART_RETRY_DELAY)
 
 
 def wait_running(ctx: StepContext) -> None:
@@ -294,7 +317,7 @@ def eth0_addresses(ctx: StepContext) -> tuple[list[str], str]:
 
 
 def verify(ctx: StepContext) -> None:
-    """Check from outside that the container has its address, hostname and user, and answers on SSH."""
+    """Check from outside that the container has its address, hostname and user, and accepts SSH connections."""
     expected = f"{ctx.address.ip}/{ctx.subnet.prefix_length}"
     failure = _("The container is running, but the final check of its address, user or SSH server failed.")
 
@@ -335,7 +358,7 @@ def verify(ctx: StepContext) -> None:
 
 
 def wait_for_ssh(ctx: StepContext, failure) -> None:
-    """Connect to port 22 of the container from the worker until it answers or the timeout passes."""
+    """Connect to port 22 of the container from the worker until a connection succeeds or the timeout passes."""
     deadline = time.monotonic() + settings.PROVISIONING_SSH_TIMEOUT
     last_error: OSError | None = None
     while time.monotonic() < deadline:
@@ -355,12 +378,12 @@ def wait_for_ssh(ctx: StepContext, failure) -> None:
 
 
 def delete(ctx: StepContext) -> None:
-    """Delete the instance if this portal created it for the container; leave anyone else's alone."""
+    """Delete the instance if this portal created it for the container, and leave any other instance alone."""
     if not ctx.lxd.instance_exists(ctx.name):
-        ctx.note(f"Instance {ctx.name} does not exist; nothing to delete.")
+        ctx.note(f"Instance {ctx.name} does not exist, so there is nothing to delete.")
         return
     if not is_ours(ctx):
-        ctx.note(f"Instance {ctx.name} was not created for this container; it was left untouched.")
+        ctx.note(f"Instance {ctx.name} was not created for this container. It was left untouched.")
         return
     ctx.lxd.delete(ctx.name)
     ctx.note(f"Deleted instance {ctx.name}.")

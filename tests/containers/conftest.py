@@ -10,10 +10,12 @@ import os
 
 import pytest
 import redis
+from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 
 from containers.models import ContainerRequest, Host, Subnet, Template
 from containers.passwords import make_crypt_hash
+from portal.celery import app as celery_app
 from tests.lxd_fixtures import *  # noqa: F403
 from tests.lxd_fixtures import LXD_SOCKET, TEMPLATE_SNAPSHOT, TEMPLATE_SOURCE
 
@@ -89,8 +91,8 @@ def make_request(member, template, password_hash):
 def broker():
     """The Redis database the Celery broker uses, with the task queue emptied before and after.
 
-    kombu's "unacked" keys hold messages of a worker that was killed; they
-    are dropped too, so no test sees another test's redelivered job.
+    kombu's "unacked" keys contain the messages of a worker that was killed.
+    They are deleted too, so that no test receives another test's job.
     """
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     keys = (settings.CELERY_TASK_DEFAULT_QUEUE, "unacked", "unacked_index")
@@ -98,3 +100,14 @@ def broker():
     yield client
     client.delete(*keys)
     client.close()
+
+
+@pytest.fixture
+def worker(broker):
+    """A Celery worker in a thread of the test process, consuming the real Redis queue.
+
+    It reads the database on its own connection, so tests that use it need
+    committed rows: `pytest.mark.django_db(transaction=True)`.
+    """
+    with start_worker(celery_app, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=60):
+        yield

@@ -26,8 +26,8 @@ from portal.celery import app as celery_app
 
 pytestmark = [pytest.mark.lxd, pytest.mark.django_db(transaction=True)]
 
-# Upper bound for one provisioning run on a slow machine; the tests poll and
-# stop as soon as the job has finished.
+# Upper bound in seconds for one provisioning run on a slow machine. The
+# tests poll and stop as soon as the job has finished.
 JOB_DEADLINE = 300
 
 
@@ -60,13 +60,6 @@ def instances_of(lxd_host, container: Container) -> list[str]:
         for name in lxd_host.list_instances()
         if instance_config(lxd_host, name).get(MARKER_CONTAINER) == str(container.pk)
     ]
-
-
-@pytest.fixture
-def worker(broker):
-    """A Celery worker in a thread of the test process, consuming the real Redis queue."""
-    with start_worker(celery_app, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=60):
-        yield
 
 
 @pytest.fixture
@@ -140,9 +133,9 @@ def test_killed_worker_job_completes_once(worker_process, make_request, admin_us
     done_before_kill = set(job.steps.filter(status=JobStep.Status.DONE).values_list("name", flat=True))
     assert {"copy", "configure", "start", "push_script", "run_script"} <= done_before_kill
 
-    # The lease ends without heartbeats; instead of waiting for it, move the
-    # last heartbeat back. Beat's resume_stale_jobs then queues the job again
-    # and a fresh worker takes it.
+    # Without heartbeats the lease runs out. Instead of waiting for that, the
+    # test moves the last heartbeat back. Beat's resume_stale_jobs then
+    # queues the job again and a fresh worker takes it.
     stale = timezone.now() - timedelta(seconds=settings.PROVISIONING_LEASE_SECONDS + 1)
     ProvisioningJob.objects.filter(pk=job.pk).update(heartbeat_at=stale)
     with start_worker(celery_app, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=60):
