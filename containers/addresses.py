@@ -19,7 +19,7 @@ def held_addresses(subnet: Subnet) -> set[ipaddress.IPv4Address]:
 
 
 def lowest_free_address(subnet: Subnet, skip: set[ipaddress.IPv4Address] = frozenset()) -> ipaddress.IPv4Address:
-    """Return the lowest allocatable address that nobody holds and that is not in `skip`.
+    """Return the lowest allocatable address without an Address row that is not in `skip`.
 
     `skip` lets a caller that lost a race for an address move past it even
     before the winner's row is visible. Raise ServiceError if none is left.

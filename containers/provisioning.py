@@ -4,9 +4,9 @@
 
 1. Claim the job with one conditional UPDATE. A queued job can be claimed,
    and so can a running job whose heartbeat is older than
-   PROVISIONING_LEASE_SECONDS, because its worker died. Anything else (a
-   live worker holds it, it finished or was abandoned, it is gone) ends the
-   run quietly, so a message delivered twice does nothing the second time.
+   PROVISIONING_LEASE_SECONDS, because its worker died. In any other case
+   (a live worker runs it, it finished or was abandoned, it was deleted) the
+   run ends quietly, so a message delivered twice does nothing the second time.
 2. Run the steps in position order and skip those already done, so a retry
    or a takeover resumes where the previous run stopped. Before each step,
    refresh the heartbeat and check that this run still holds the job. A
@@ -17,7 +17,7 @@
    the job log, then re-raise. LXDUnavailable before the last attempt
    instead hands the job back (queued) so that the task can retry it.
 5. After the last step, a provisioning job makes the container ready and
-   drops the request's password hash; a removal job marks it removed.
+   drops the request's password hash, and a removal job marks it removed.
 
 The claim token is the job's `attempts` counter: each claim increments it,
 and every later write of this run matches on it, so a run that lost its job
@@ -46,7 +46,7 @@ from notifications.services import notify_container_failed, notify_container_rea
 
 logger = logging.getLogger(__name__)
 
-# What the member reads when a step fails without a more specific reason.
+# Messages for the member when a step fails without a more specific reason.
 STEP_FAILURES = {
     "copy": _("The new container could not be copied from the template."),
     "configure": _("The container's resource limits could not be set."),
@@ -63,11 +63,11 @@ NEXT_STEP = _("An administrator can see the details and retry.")
 
 
 class LeaseLost(Exception):
-    """Another run took the job over (this one was thought dead); this run must stop writing."""
+    """Another run took the job over because this one seemed dead, so this run must stop writing."""
 
 
 def run_job(job_id: int, kind: str, final_attempt: bool = True) -> None:
-    """Claim job `job_id` of `kind` and run its remaining steps; see the module docstring."""
+    """Claim job `job_id` of `kind` and run its remaining steps, as the module docstring describes."""
     job = claim_job(job_id, kind)
     if job is None:
         logger.info("Job %s (%s) is not claimable: finished, abandoned, gone or held by a live worker", job_id, kind)
@@ -89,7 +89,7 @@ def run_job(job_id: int, kind: str, final_attempt: bool = True) -> None:
 
 
 def claim_job(job_id: int, kind: str) -> ProvisioningJob | None:
-    """Take job `job_id` for this run; return it, or None if it is not claimable."""
+    """Take job `job_id` for this run and return it, or return None if it is not claimable."""
     now = timezone.now()
     stale_before = now - timedelta(seconds=settings.PROVISIONING_LEASE_SECONDS)
     claimable = Q(status=ProvisioningJob.Status.QUEUED) | Q(
@@ -126,7 +126,7 @@ def load_context(job: ProvisioningJob) -> StepContext:
 
 
 def held(job: ProvisioningJob):
-    """Return a queryset that matches the job only while this run holds it."""
+    """Return a queryset that matches the job only while this run owns it."""
     return ProvisioningJob.objects.filter(pk=job.pk, status=ProvisioningJob.Status.RUNNING, attempts=job.attempts)
 
 
@@ -138,11 +138,11 @@ def refresh_heartbeat(job: ProvisioningJob) -> None:
 class Heartbeat:
     """Refresh the job's heartbeat from a background thread while the steps run.
 
-    One step can take longer than the lease (copying a large template, say);
-    without this a redelivered message would take over a job whose worker is
-    alive. The thread uses its own database connection, which cannot see
-    rows of an uncommitted transaction, so it is not started inside one
-    (tests that call run_job inside their transaction).
+    One step can take longer than the lease, copying a large template for
+    example. Without this thread a redelivered message would take over a job
+    whose worker is alive. The thread uses its own database connection,
+    which cannot see rows of an uncommitted transaction, so it is not
+    started inside one (tests that call run_job inside their transaction).
     """
 
     def __init__(self, job: ProvisioningJob) -> None:
@@ -258,7 +258,7 @@ def record_failure(
                 "Container %s was %s, not marked failed by job %s", ctx.container.pk, ctx.container.status, ctx.job.pk
             )
         log_line(ctx.job, step.name, detail or text, JobLogLine.Level.ERROR)
-        # A member waits for their container; nobody waits for a removal.
+        # The member is waiting for the container. No one waits for a removal.
         if ctx.job.kind == ProvisioningJob.Kind.PROVISION:
             notify_container_failed(ctx.container.pk)
     logger.warning(
@@ -315,7 +315,7 @@ def finish_removal(ctx: StepContext) -> None:
 
 
 def requeue_stale_jobs() -> list[int]:
-    """Queue again every running job whose heartbeat is older than the lease; return their ids.
+    """Queue again every running job whose heartbeat is older than the lease, and return their ids.
 
     Such a job's worker died (killed, or its machine went down) and its
     message may not come back until the broker's visibility timeout ends.
@@ -339,7 +339,7 @@ def requeue_stale_jobs() -> list[int]:
             JobLogLine.objects.create(
                 job_id=job_id,
                 level=JobLogLine.Level.WARNING,
-                message="The worker running this job stopped sending heartbeats; the job was queued again.",
+                message="The worker running this job stopped sending heartbeats, so the job was queued again.",
             )
             transaction.on_commit(lambda job_id=job_id, kind=kind: enqueue_job(job_id, kind))
         logger.info("Requeued stale job %s (%s)", job_id, kind)

@@ -125,14 +125,14 @@ def _reserve_address(subnet, container: Container, chosen: ipaddress.IPv4Address
     for _attempt in range(ADDRESS_ATTEMPTS):
         candidate = chosen or lowest_free_address(subnet, skip=lost)
         try:
-            # The unique constraint (subnet, ip) decides the race; the
+            # The unique constraint (subnet, ip) decides the race. The
             # savepoint keeps the outer transaction usable after a loss.
             with transaction.atomic():
                 return Address.objects.create(subnet=subnet, ip=str(candidate), container=container)
         except IntegrityError:
             if chosen:
                 raise ServiceError(_("%(ip)s is already held by another container.") % {"ip": chosen}) from None
-            logger.info("Address %s in subnet %s was taken concurrently; trying the next one", candidate, subnet.pk)
+            logger.info("Address %s in subnet %s was taken concurrently, trying the next one", candidate, subnet.pk)
             lost.add(candidate)
     raise ServiceError(_("Too many approvals are running at once. Try again in a moment."))
 
@@ -146,7 +146,7 @@ def _create_job(container: Container, kind: str, steps: tuple[str, ...]) -> Prov
 
 
 def enqueue_job(job_id: int, kind: str) -> None:
-    """Send the Celery task that runs job `job_id` of `kind`; call it only after the job is committed."""
+    """Send the Celery task that runs job `job_id` of `kind`. Call it only after the job is committed."""
     # Imported here because the tasks module imports the provisioning code,
     # which the web process needs only at this moment.
     from containers import tasks
@@ -190,14 +190,14 @@ def cancel_request(request_id: int, member) -> None:
 
 
 def retry_job(job_id: int, admin) -> None:
-    """Queue a failed job again; the worker resumes at the step that failed."""
+    """Queue a failed job again. The worker resumes it at the step that failed."""
     with transaction.atomic():
         job = ProvisioningJob.objects.select_related("container").get(pk=job_id)
         container = job.container
         if not job.transition(ProvisioningJob.Status.QUEUED, last_error="", finished_at=None):
             raise ServiceError(_("Only a failed job can be retried."))
 
-        # A provisioning job builds the container again; a removal job removes it again.
+        # A provisioning job builds the container again, and a removal job removes it again.
         target = (
             Container.Status.PROVISIONING if job.kind == ProvisioningJob.Kind.PROVISION else Container.Status.REMOVING
         )

@@ -36,7 +36,7 @@ def remove_container(self, job_id: int) -> None:
 
 @shared_task
 def resume_stale_jobs() -> list[int]:
-    """Queue again the running jobs whose worker stopped sending heartbeats; return their ids."""
+    """Queue again the running jobs whose worker stopped sending heartbeats, and return their ids."""
     requeued = provisioning.requeue_stale_jobs()
     if requeued:
         logger.info("Requeued %s stale jobs: %s", len(requeued), requeued)

@@ -95,7 +95,7 @@ def test_provision_task_ignores_removal_job(job, admin_user, unreachable_host):
     assert removal.attempts == 0
 
 
-def test_stale_job_is_taken_over_and_resumes_at_unfinished_step(job, unreachable_host):
+def test_stale_job_resumes_at_unfinished_step(job, unreachable_host):
     make_running(job, heartbeat_age=STALE, done=3)
 
     # LXD is unreachable, so the takeover stops at the first step it runs,

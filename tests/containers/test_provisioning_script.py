@@ -128,13 +128,13 @@ def test_script_twice_gives_same_result(lxd_host, fresh_copy):
     assert "to: default" in netplan
     assert "via: 198.18.0.1" in netplan
     assert "gateway4" not in netplan
-    # The template's own eth0 file is set aside, so netplan sees one eth0 configuration.
+    # The template's own eth0 file is set aside, so netplan reads one eth0 configuration.
     listing = lxd_host.execute(fresh_copy, ["ls", "/etc/netplan"]).stdout.split()
     assert [entry for entry in listing if entry.endswith(".yaml")] == ["50-portal.yaml"]
 
 
 def test_script_finishes_rename_interrupted_before_group(lxd_host, fresh_copy):
-    # A first run that stopped right after usermod: user renamed, group not.
+    # A first run that stopped right after usermod renamed the user, before the group.
     lxd_host.execute(fresh_copy, ["usermod", "-l", "zhang", "-d", "/home/zhang", "-m", "tmp"])
 
     result = push_and_run(lxd_host, fresh_copy, {**GOOD_VALUES, "HOST_NAME": fresh_copy})
