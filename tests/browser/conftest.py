@@ -40,6 +40,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, s
 
 from containers.models import ContainerRequest, Host, Subnet, Template  # noqa: E402
 from containers.passwords import make_crypt_hash  # noqa: E402
+from tests.lxd_fixtures import *  # noqa: E402,F403 (lxd_host, lxd_cleanup for the provisioning test)
 from tests.lxd_fixtures import LXD_SOCKET, TEMPLATE_SNAPSHOT, TEMPLATE_SOURCE  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
