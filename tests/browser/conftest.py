@@ -17,6 +17,7 @@
 - `lab`: a subnet, a host and a template in the database, on the real LXD
   socket and the test project.
 - `make_request`: a factory of pending requests by `member` for that template.
+- `gpu_host`: a GPU host whose samples come from a recorded nvidia-smi report.
 - `broker`: the Redis queue of the tests' Celery broker, emptied before and
   after the test, for tests whose approvals queue a job that no worker takes.
 
@@ -38,8 +39,11 @@ import redis  # noqa: E402
 from django.conf import settings  # noqa: E402
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, sync_playwright  # noqa: E402
 
-from containers.models import ContainerRequest, Host, Subnet, Template  # noqa: E402
+from containers.models import Container, ContainerRequest, Host, Subnet, Template  # noqa: E402
 from containers.passwords import make_crypt_hash  # noqa: E402
+from gpus.models import Gpu  # noqa: E402
+from gpus.tasks import collect_gpu_samples  # noqa: E402
+from tests.gpus.conftest import fixture_text, hybrid, v2, write_proc_tree, write_stand_in_nvidia_smi  # noqa: E402
 from tests.lxd_fixtures import *  # noqa: E402,F403 (lxd_host, lxd_cleanup for the provisioning test)
 from tests.lxd_fixtures import LXD_SOCKET, TEMPLATE_SNAPSHOT, TEMPLATE_SOURCE  # noqa: E402
 
@@ -242,3 +246,50 @@ def make_request(lab, member):
         )
 
     return make
+
+
+# Where the processes of r470-rtx3090x4-minor-order.xml run: PID 48213 in the
+# member's container (10240 MiB on GPU 0, 3072 MiB on GPU 1), 48377 in an
+# instance of another LXD project, 2311 on the host itself.
+GPU_PROC_CGROUPS = {
+    2311: v2("/system.slice/display-manager.service"),
+    48213: hybrid("/lxc.payload.zhangsan/user.slice"),
+    48377: v2("/lxc.payload.lab_wang/init.scope"),
+    60440: v2("/lxc.monitor.zhangsan"),
+}
+
+
+@pytest.fixture
+def gpu_host(settings, tmp_path, member) -> Host:
+    """A GPU host with the member's container `zhangsan`, after one collection of a recorded four-GPU report.
+
+    The collection is the gpus app's own task, run on a stand-in nvidia-smi
+    that prints the recorded XML and on a /proc tree written for its PIDs.
+    """
+    host = Host.objects.create(name="gpu2", endpoint=str(tmp_path / "no-lxd.socket"), project="default")
+    template = Template.objects.create(name="Ubuntu 22.04 CUDA", host=host)
+    request = ContainerRequest.objects.create(
+        member=member,
+        template=template,
+        name="zhangsan",
+        username="zhangsan",
+        reason="Speech recognition experiments.",
+        status=ContainerRequest.Status.APPROVED,
+    )
+    Container.objects.create(
+        request=request,
+        owner=member,
+        host=host,
+        template=template,
+        name="zhangsan",
+        username="zhangsan",
+        status=Container.Status.READY,
+    )
+    report = fixture_text("r470-rtx3090x4-minor-order.xml")
+    settings.NVIDIA_SMI_PATH = str(write_stand_in_nvidia_smi(tmp_path / "bin", stdout=report))
+    settings.PROC_ROOT = str(write_proc_tree(tmp_path / "proc", GPU_PROC_CGROUPS, uids={2311: 0}))
+
+    collect_gpu_samples(host.pk)
+
+    assert Gpu.objects.filter(host=host).count() == 4
+    return host

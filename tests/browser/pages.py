@@ -51,7 +51,8 @@ OVERFLOWING_JS = """
   .filter((element) => element.getBoundingClientRect().right > window.innerWidth + 0.5)
   .filter((element) => !element.closest(".table-wrap") || element.matches(".table-wrap"))
   .slice(0, 5)
-  .map((element) => element.tagName.toLowerCase() + (element.className ? "." + element.className : ""))
+  .map((element) => element.tagName.toLowerCase() + (element.className ? "." + element.className : "")
+    + ` "${element.textContent.trim().slice(0, 40)}"`)
 """
 
 

@@ -3,28 +3,17 @@
 import pytest
 from playwright.sync_api import expect
 
-from containers.models import Container, JobLogLine, JobStep, ProvisioningJob
-from containers.services import approve_request
+from containers.models import Container, JobStep, ProvisioningJob
 from tests.browser.pages import check_page, open_nav, save_screenshot, sign_in, t
+from tests.browser.states import START_ERROR, make_failed_job
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-START_ERROR = "Container did not start: timed out after 60 s."
-
 
 @pytest.fixture
 def failed_job(make_request, admin_user, broker) -> ProvisioningJob:
-    """A provisioning job as the worker leaves it when step 3 (start) fails."""
-    container = approve_request(make_request().pk, admin_user)
-    job = container.jobs.get()
-    job.transition(ProvisioningJob.Status.RUNNING, attempts=1)
-    job.transition(ProvisioningJob.Status.FAILED, last_error=START_ERROR)
-    job.steps.filter(position__lt=3).update(status=JobStep.Status.DONE)
-    job.steps.filter(position=3).update(status=JobStep.Status.FAILED, error=START_ERROR)
-    container.transition(Container.Status.FAILED, last_error=START_ERROR)
-    JobLogLine.objects.create(job=job, step="start", level=JobLogLine.Level.ERROR, message="lxc start: timed out")
-    return job
+    return make_failed_job(make_request(), admin_user)
 
 
 def test_member_sees_failed_build(page, language, member, failed_job):
