@@ -110,22 +110,9 @@ def trim_output(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
     return "[...]\n" + text[-limit:]
 
 
-def instance_config(lxd: LXDHost, name: str) -> dict[str, str]:
-    """Return the instance's own config keys (not those inherited from profiles)."""
-    # TODO: LXDHost has no public method for an instance's config yet. Until
-    # hostops.lxd gains `instance_config(name)`, this reads it through the
-    # same private API node the LXDHost methods use.
-    method = getattr(lxd, "instance_config", None)
-    if method is not None:
-        return method(name)
-    with lxd._translate("read the config of", name):
-        metadata = lxd._instance_api(name).get().json()["metadata"]
-    return dict(metadata.get("config") or {})
-
-
 def is_ours(ctx: StepContext) -> bool:
     """Return whether the instance named like the container was created by this portal for it."""
-    return instance_config(ctx.lxd, ctx.name).get(MARKER_CONTAINER) == str(ctx.container.pk)
+    return ctx.lxd.instance_config(ctx.name).get(MARKER_CONTAINER) == str(ctx.container.pk)
 
 
 def name_taken_failure(ctx: StepContext) -> StepFailed:

@@ -17,7 +17,7 @@ from containers.models import (
     JobStep,
     ProvisioningJob,
 )
-from containers.provisioning_steps import INIT_DIR, MARKER_CONTAINER, StepFailed, instance_config
+from containers.provisioning_steps import INIT_DIR, MARKER_CONTAINER, StepFailed
 from containers.services import PROVISION_STEPS, abandon_container, approve_request, retry_job
 from tests.lxd_fixtures import TEMPLATE_SNAPSHOT, TEMPLATE_SOURCE
 
@@ -96,7 +96,7 @@ def test_provision_builds_ready_container(approved, lxd_host, password_hash):
     assert run(lxd_host, name, "test", "-e", f"{INIT_DIR}/password-hash").exit_code == 1
     assert run(lxd_host, name, "test", "-e", f"{INIT_DIR}/authorized_keys").exit_code == 1
 
-    config = instance_config(lxd_host, name)
+    config = lxd_host.instance_config(name)
     assert config[MARKER_CONTAINER] == str(container.pk)
     assert config["limits.cpu"] == "2"
     assert config["limits.memory"] == "1GiB"
@@ -188,7 +188,7 @@ def test_name_taken_on_host_fails_and_leaves_instance(approved, lxd_host, lxd_cl
     assert f"already has a container named {name}" in container.last_error
     # The other instance is exactly as it was: stopped, its own config, no marker.
     assert lxd_host.instance_status(name) == "Stopped"
-    config = instance_config(lxd_host, name)
+    config = lxd_host.instance_config(name)
     assert config["user.someone"] == "else"
     assert MARKER_CONTAINER not in config
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from containers import tasks
 from containers.models import Container, ContainerRequest, JobStep, ProvisioningJob
-from containers.provisioning_steps import MARKER_CONTAINER, instance_config
+from containers.provisioning_steps import MARKER_CONTAINER
 from containers.services import approve_request
 from portal.celery import app as celery_app
 
@@ -58,7 +58,7 @@ def instances_of(lxd_host, container: Container) -> list[str]:
     return [
         name
         for name in lxd_host.list_instances()
-        if instance_config(lxd_host, name).get(MARKER_CONTAINER) == str(container.pk)
+        if lxd_host.instance_config(name).get(MARKER_CONTAINER) == str(container.pk)
     ]
 
 
