@@ -149,7 +149,7 @@ def start_worker() -> subprocess.Popen:
             return process
         if process.poll() is not None:
             raise SystemExit(f"the Celery worker exited with code {process.returncode}")
-    raise SystemExit("the Celery worker did not answer a ping within 60 s")
+    raise SystemExit("the Celery worker did not respond to a ping within 60 s")
 
 
 def time_portal(lab: Lab, name: str) -> float:

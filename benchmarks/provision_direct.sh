@@ -4,8 +4,8 @@
 # same init script. provision_benchmark.py times this beside the portal.
 #
 # Usage: provision_direct.sh PROJECT NAME USERNAME ADDRESS PREFIX GATEWAY DNS HASH_FILE KEYS_FILE
-#   DNS is a comma-separated list; HASH_FILE holds a crypt(3) hash and
-#   KEYS_FILE the public keys (either may be empty).
+#   DNS is a comma-separated list. HASH_FILE contains a crypt(3) hash and
+#   KEYS_FILE the public keys, and either may be empty.
 set -euo pipefail
 
 if [[ $# -ne 9 ]]; then

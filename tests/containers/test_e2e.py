@@ -1,8 +1,8 @@
 """From the request form to an SSH login: the portal's main job, end to end.
 
-A member submits the form over HTTP, an administrator approves over HTTP, a
-real Celery worker on the Redis broker builds the container in real LXD, and
-the test then checks the result from outside, as the member would use it.
+A member submits the form and an administrator approves it, both over HTTP.
+A real Celery worker on the Redis broker builds the container in real LXD.
+The test then checks the result from outside, as the member would use it.
 """
 
 import base64
@@ -49,7 +49,7 @@ def test_request_approve_provision_and_log_in(worker, member_client, staff_clien
         + " alice@laptop"
     )
 
-    # The member asks for a container.
+    # The member requests a container.
     response = member_client.post(
         reverse("containers:request_create"),
         {
