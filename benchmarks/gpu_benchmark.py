@@ -165,6 +165,40 @@ def fill_history(start, end, step_seconds: int) -> None:
         )
 
 
+def fill_rollups(start, end) -> None:
+    """Insert hourly roll-ups for every GPU and (GPU, container) pair seen now, as older history."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO gpus_gpuhourlyrollup
+                (gpu_id, hour, sample_count, seconds, memory_used_avg_mib, memory_used_max_mib,
+                 utilization_avg_percent, utilization_max_percent, temperature_max_c, power_avg_w)
+            SELECT gpu.id, hour, 120, 3600, gpu.memory_used_mib, gpu.memory_used_mib, 40.0, 90, 60, 300.0
+            FROM gpus_gpu gpu
+            CROSS JOIN generate_series(date_trunc('hour', %s::timestamptz), %s::timestamptz - interval '1 hour',
+                                       interval '1 hour') AS hour
+            """,
+            [start, end],
+        )
+        cursor.execute(
+            """
+            INSERT INTO gpus_containergpuhourlyrollup
+                (gpu_id, hour, container_id, project, instance, sample_count, seconds, memory_mib_seconds,
+                 memory_max_mib)
+            SELECT pair.gpu_id, hour, pair.container_id, pair.project, pair.instance, 120, 3600,
+                   pair.memory::bigint * 3600, pair.memory
+            FROM (
+                SELECT gpu_id, container_id, project, instance, sum(used_memory_mib)::int AS memory
+                FROM gpus_gpuprocess WHERE kind = 'container'
+                GROUP BY gpu_id, container_id, project, instance
+            ) AS pair
+            CROSS JOIN generate_series(date_trunc('hour', %s::timestamptz), %s::timestamptz - interval '1 hour',
+                                       interval '1 hour') AS hour
+            """,
+            [start, end],
+        )
+
+
 def count_rows() -> dict:
     from gpus.models import ContainerGpuHourlyRollup, ContainerGpuSample, GpuHourlyRollup, GpuSample
 
@@ -189,7 +223,14 @@ def time_pages(client: Client, container_pk: int, repeat: int) -> dict:
 
 def benchmark_pages(repeat: int, host, admin) -> dict:
     from containers.models import Container
-    from gpus.models import ContainerGpuSample, GpuSample, HostSample
+    from gpus.models import (
+        ContainerGpuHourlyRollup,
+        ContainerGpuSample,
+        GpuHourlyRollup,
+        GpuSample,
+        HostSample,
+        RollupWatermark,
+    )
     from gpus.rollups import roll_up_and_prune
 
     client = Client()
@@ -203,16 +244,18 @@ def benchmark_pages(repeat: int, host, admin) -> dict:
     hour_rows = count_rows()
     hour = time_pages(client, container_pk, repeat)
 
-    # A year: raw samples for the raw retention, roll-ups for the rest.
+    # A year: roll-ups for the hours before the raw retention, raw samples
+    # every 30 s for the retention, then a roll-up run as beat would make it.
     GpuSample.objects.all().delete()
     ContainerGpuSample.objects.all().delete()
     HostSample.objects.all().delete()
-    from gpus.models import RollupWatermark
-
+    GpuHourlyRollup.objects.all().delete()
+    ContainerGpuHourlyRollup.objects.all().delete()
     RollupWatermark.objects.all().delete()
-    fill_history(now - timedelta(days=365), now - timedelta(days=settings.GPU_RAW_RETENTION_DAYS), 3600)
+    raw_start = now - timedelta(days=settings.GPU_RAW_RETENTION_DAYS)
+    fill_rollups(now - timedelta(days=365), raw_start)
+    fill_history(raw_start, now, 30)
     roll_up_and_prune(now)
-    fill_history(now - timedelta(days=settings.GPU_RAW_RETENTION_DAYS), now, 30)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     year_rows = count_rows()

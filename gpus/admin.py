@@ -1,7 +1,7 @@
 """Django admin for GPU data: read-only, because only the collection task writes it.
 
-Deleting a `Gpu` is allowed: that is how an administrator tells the portal
-that a board listed as missing was removed on purpose.
+Deleting a `Gpu` is allowed, so that an administrator can mark a board listed
+as missing as removed on purpose.
 """
 
 from django.contrib import admin

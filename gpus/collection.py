@@ -108,8 +108,8 @@ def upsert_gpus(host: Host, snapshot: Snapshot, taken_at: datetime) -> dict[str,
         gpu.unattributed_memory_mib = snapshot.unattributed_memory_mib.get(reading.uuid)
         by_uuid[reading.uuid] = gpu
 
-    # A GPU that the host had and that the report no longer lists has been
-    # lost (fallen off the bus, driver fault); it is not a smaller host.
+    # A GPU that the host had and that the report no longer lists is lost,
+    # for example fallen off the bus. The host did not become smaller.
     for uuid, gpu in existing.items():
         if uuid not in by_uuid and gpu.lost_at is None:
             gpu.lost_at = taken_at

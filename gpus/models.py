@@ -32,7 +32,7 @@ class OwnerKind(models.TextChoices):
 
 
 class GpuHostStatus(models.Model):
-    """How the GPU collection of one host went last time.
+    """Outcome of a host's latest GPU collection attempts.
 
     A host is failing when its last attempt failed, and stale when its last
     successful sample is older than GPU_STALE_SECONDS (for example because

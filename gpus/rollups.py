@@ -98,8 +98,16 @@ def roll_up_container_samples(start: datetime, end: datetime) -> int:
     return len(rollups)
 
 
-def earliest_raw_sample() -> datetime | None:
-    return GpuSample.objects.aggregate(first=Min("taken_at"))["first"]
+def initial_watermark(target: datetime) -> datetime:
+    """Return where the first roll-up starts: the first raw sample's hour, after any existing roll-up."""
+    first = GpuSample.objects.aggregate(first=Min("taken_at"))["first"]
+    start = floor_hour(first) if first is not None else target
+    # Roll-ups without a watermark row (the row was deleted by hand) must not
+    # be computed twice.
+    last_rollup = GpuHourlyRollup.objects.aggregate(last=Max("hour"))["last"]
+    if last_rollup is not None:
+        start = max(start, last_rollup + timedelta(hours=1))
+    return min(start, target)
 
 
 def roll_up_and_prune(now: datetime | None = None) -> dict[str, int]:
@@ -114,10 +122,8 @@ def roll_up_and_prune(now: datetime | None = None) -> dict[str, int]:
     counts = {"gpu_rollups": 0, "container_rollups": 0}
 
     with transaction.atomic():
-        first = earliest_raw_sample()
-        initial = floor_hour(first) if first is not None else target
         watermark, _ = RollupWatermark.objects.select_for_update().get_or_create(
-            pk=1, defaults={"rolled_up_until": initial}
+            pk=1, defaults={"rolled_up_until": initial_watermark(target)}
         )
         start = watermark.rolled_up_until
         if start < target:

@@ -1,9 +1,9 @@
 """Celery tasks of GPU monitoring.
 
-Beat runs `dispatch_gpu_collection` every GPU_SAMPLE_INTERVAL seconds; it
+Beat runs `dispatch_gpu_collection` every GPU_SAMPLE_INTERVAL seconds. It
 sends `collect_gpu_samples(host_id)` to each collecting host's own queue
-(`Host.gpu_queue`, "gpu.<name>"), which only the worker running on that host
-consumes, because nvidia-smi and /proc must be read there.
+(`Host.gpu_queue`, "gpu.<name>"). Only the worker running on that host
+consumes the queue, because nvidia-smi and /proc must be read there.
 """
 
 import logging
@@ -52,8 +52,8 @@ def collect_gpu_samples(host_id: int) -> None:
     """Read nvidia-smi and /proc on this host and store one sample.
 
     A failing nvidia-smi is recorded on the host's status and not raised,
-    because the next run is due in one interval anyway; anything else
-    (a database error) is raised.
+    because the next run is due in one interval anyway. Anything else, such
+    as a database error, is raised.
     """
     host = collecting_hosts().filter(pk=host_id).first()
     if host is None:

@@ -12,7 +12,7 @@ from gpus.queries import account_usage, container_usage, gpu_overview
 
 @login_required
 def overview(request):
-    """Every collecting host's GPUs and who holds memory on them; administrators see more."""
+    """Show every collecting host's GPUs and the containers using their memory, with more detail for administrators."""
     is_admin = request.user.is_staff
     hosts = gpu_overview(timezone.now(), include_idle=is_admin)
     return render(
@@ -29,7 +29,7 @@ def overview(request):
 
 @login_required
 def container_gpu(request, pk: int):
-    """One container's GPU memory and its GPUs' utilisation, now and over the last day and week."""
+    """Show one container's GPU memory and its GPUs' utilisation, now and over the last day and week."""
     container = get_container_for_user(request.user, pk)
     usage = container_usage(container, timezone.now())
     charts = {
@@ -43,7 +43,7 @@ def container_gpu(request, pk: int):
 
 @staff_required
 def accounting(request):
-    """GPU memory-hours and GPU-hours per member and per container over a chosen period."""
+    """Show GPU memory-hours and GPU-hours per member and per container over a chosen period."""
     if "start" in request.GET or "end" in request.GET:
         form = AccountingPeriodForm(request.GET)
     else:

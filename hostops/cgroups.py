@@ -44,7 +44,7 @@ class OwnerKind(str, Enum):
 
 @dataclass(frozen=True)
 class ProcessOwner:
-    """What a process belongs to: an LXD instance, LXD itself or the host."""
+    """Owner of a process: an LXD instance, LXD itself or the host."""
 
     kind: OwnerKind
     project: str | None = None
@@ -78,7 +78,7 @@ def resolve_instance(project: str, name: str, instances: Collection[tuple[str, s
 
 
 def classify_path(path: str) -> tuple[OwnerKind, str | None] | None:
-    """Classify one cgroup path; return None when it says nothing about LXD.
+    """Classify one cgroup path; return None when it names no LXC cgroup.
 
     The outermost LXC component wins, so a process of a nested container
     (`/lxc.payload.outer/.../lxc.payload.inner`) belongs to the outer one,

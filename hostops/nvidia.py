@@ -46,12 +46,12 @@ NOT_A_VALUE = {
 
 NUMBER_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s*([A-Za-z%]*)$")
 
-# Longest excerpt of nvidia-smi's own output kept in an error message.
+# Maximum length of nvidia-smi's own output kept in an error message.
 MAX_MESSAGE_CHARS = 300
 
 
 class FailureKind(str, Enum):
-    """Why a call of nvidia-smi produced no data."""
+    """Reason a call of nvidia-smi produced no data."""
 
     MISSING = "missing"
     FAILED = "failed"
@@ -296,8 +296,8 @@ def run_nvidia_smi(path: str, timeout: float) -> NvidiaSmiReport:
     an error and prints no usable XML (for example "Failed to initialize
     NVML: Driver/library version mismatch"), or prints something else than
     the XML report. An exit code other than 0 with a complete report (one
-    GPU fell off the bus, the others answered) still returns the report, and
-    the error is logged.
+    GPU fell off the bus and the others were read) still returns the report,
+    with the error lines in `messages`, and logs them.
     """
     try:
         completed = subprocess.run(

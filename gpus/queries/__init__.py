@@ -1,9 +1,9 @@
 """The querysets behind the GPU pages, one module per page.
 
 Each page runs a fixed number of queries, whatever the number of hosts,
-GPUs, containers or days of history: current values come from `Gpu` and
-`GpuProcess`, history from hourly roll-ups before the roll-up watermark and
-from raw samples after it, grouped by the database.
+GPUs, containers or days of history. Current values come from `Gpu` and
+`GpuProcess`. History comes from hourly roll-ups before the roll-up
+watermark and from raw samples after it, grouped by the database.
 """
 
 from gpus.queries.accounting import ContainerAccount, MemberAccount, UsageTotals, account_usage

@@ -16,7 +16,7 @@ BIN_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def date_bin(stride: timedelta, field_name: str) -> Func:
-    """PostgreSQL's date_bin(): the start of the `stride`-long bucket that holds the field's time."""
+    """Return PostgreSQL's date_bin(): the start of the `stride`-long bucket that contains the field's time."""
     return Func(Value(stride), F(field_name), Value(BIN_ORIGIN), function="date_bin", output_field=DateTimeField())
 
 

@@ -1,4 +1,4 @@
-"""The overview page: every host's GPUs now, who holds memory on them, and the host's health."""
+"""The overview page: every host's GPUs now, the containers using their memory, and the host's health."""
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,7 +18,7 @@ UNATTRIBUTED_NOTICE_MIB = 64
 
 @dataclass
 class HostHealth:
-    """What an administrator must know about a host's GPU data."""
+    """Health of a host's GPU data: its state, the failure reason, lost GPUs and setup warnings."""
 
     state: str  # "ok", "never", "failing" or "stale"
     last_success_at: datetime | None = None

@@ -1,9 +1,9 @@
 """Attribution against real LXD containers: real host PIDs, real cgroup files, a stand-in nvidia-smi.
 
-Three containers are copied from the template snapshot: one in the test
-project, one in a second project (its cgroup carries the `PROJECT_` prefix),
-and one started while a leftover cgroup of its name exists, so LXC names its
-cgroup `NAME-1`. Each runs a `sleep` with a unique argument; the test finds
+Three containers are copied from the template snapshot. The first is in the
+test project and the second in a second project, so its cgroup has the
+`PROJECT_` prefix. The third starts while a leftover cgroup of its name
+exists, so LXC names its cgroup `NAME-1`. Each runs a `sleep` with a unique argument; the test finds
 the host PIDs in /proc, prints them in an nvidia-smi report, and checks that
 the collection task and `gpu_snapshot` attribute each to the right instance.
 """

@@ -76,7 +76,7 @@ def test_r470_keeps_output_order_when_minor_numbers_differ():
     ]
 
 
-def test_r470_reads_g_c_and_c_plus_g_processes():
+def test_r470_process_types_g_c_cg():
     report = parse_nvidia_smi_xml(fixture_text("r470-rtx3090x4-minor-order.xml"))
 
     types = {process.pid: process.type for process in report.gpus[0].processes}
@@ -104,7 +104,7 @@ def test_r470_empty_processes_element_gives_no_processes():
     assert report.gpus[2].memory_used_mib == 0
 
 
-def test_r535_mig_memory_blocks_do_not_replace_gpu_memory():
+def test_r535_mig_keeps_gpu_memory():
     report = parse_nvidia_smi_xml(fixture_text("r535-a100x3-mig.xml"))
     mig_gpu = report.gpus[0]
 

@@ -71,7 +71,7 @@ def test_member_sees_container_names_without_owners(member_client, lab):
     assert "Host process of user" not in page
 
 
-def test_member_sees_memory_of_other_processes_as_a_sum(member_client, lab):
+def test_member_sees_other_memory_summed(member_client, lab):
     page = member_client.get(OVERVIEW).content.decode()
 
     assert "Other processes: 300 MiB" in page

@@ -134,3 +134,15 @@ def test_accounting_respects_period_bounds(lab):
     _, containers = account_usage(datetime(2026, 1, 10, 9, tzinfo=UTC), datetime(2026, 1, 10, 12, 30, tzinfo=UTC))
 
     assert containers[0].totals.seconds == 3 * 3600 + 30 * 60
+
+
+def test_lost_watermark_does_not_roll_up_twice(lab):
+    gpu, container = lab
+    add_history([gpu], [(gpu, container, 512)], datetime(2026, 1, 10, 9, tzinfo=UTC), NOW, timedelta(minutes=1))
+    roll_up_and_prune(NOW)
+    RollupWatermark.objects.all().delete()
+
+    roll_up_and_prune(NOW + timedelta(hours=1))
+
+    assert GpuHourlyRollup.objects.filter(hour=datetime(2026, 1, 10, 9, tzinfo=UTC)).count() == 1
+    assert GpuHourlyRollup.objects.filter(hour=datetime(2026, 1, 10, 12, tzinfo=UTC)).count() == 1

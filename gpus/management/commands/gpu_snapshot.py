@@ -1,4 +1,4 @@
-"""Print which container holds which GPU memory right now, as a table or JSON.
+"""Print which container uses which GPU memory right now, as a table or JSON.
 
 Reads nvidia-smi (or a saved `nvidia-smi -q -x` output) and /proc (or a copy
 of it) on this machine. It never writes to the database.
