@@ -45,6 +45,9 @@ VISIBLE_TEXTS_JS = """
 }
 """
 
+# Roles of form controls in Playwright's ARIA snapshot; each must have a name.
+CONTROL_ROLES = {"textbox", "combobox", "listbox", "checkbox", "radio", "spinbutton", "searchbox", "slider", "switch"}
+SNAPSHOT_LINE_RE = re.compile(r'^\s*- (?P<role>[a-z]+)(?: "(?P<name>(?:[^"\\]|\\.)*)")?')
 # Elements that stick out past the right edge of the window, for the failure message.
 OVERFLOWING_JS = """
 () => Array.from(document.body.querySelectorAll("*"))
@@ -145,3 +148,20 @@ def assert_reachable(page: Page, control: Locator) -> None:
     assert box is not None, f"{control} has no box on {page.url}"
     assert box["x"] >= 0, f"{control} starts left of the window on {page.url}: {box}"
     assert box["x"] + box["width"] <= window_width + 0.5, f"{control} ends right of the window on {page.url}: {box}"
+
+
+def form_controls(page: Page) -> list[tuple[str, str]]:
+    """Return (role, accessible name) of every form control in the page's ARIA snapshot."""
+    controls = []
+    for line in page.locator("body").aria_snapshot().splitlines():
+        match = SNAPSHOT_LINE_RE.match(line)
+        if match and match["role"] in CONTROL_ROLES:
+            controls.append((match["role"], (match["name"] or "").strip()))
+    return controls
+
+
+def assert_controls_named(page: Page) -> None:
+    controls = form_controls(page)
+    assert controls, f"no form control found on {page.url}"
+    unnamed = [role for role, name in controls if not name]
+    assert unnamed == [], f"{page.url} has form controls without a name: {unnamed}; all: {controls}"
