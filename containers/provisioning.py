@@ -76,16 +76,20 @@ def run_job(job_id: int, kind: str, final_attempt: bool = True) -> None:
 
     ctx = load_context(job)
     functions = steps.PROVISION if kind == ProvisioningJob.Kind.PROVISION else steps.REMOVE
-    with Heartbeat(job):
-        for step in job.steps.order_by("position"):
-            if step.status == JobStep.Status.DONE:
-                continue
-            run_step(ctx, step, functions[step.name], final_attempt)
+    try:
+        with Heartbeat(job):
+            for step in job.steps.order_by("position"):
+                if step.status == JobStep.Status.DONE:
+                    continue
+                run_step(ctx, step, functions[step.name], final_attempt)
 
-    if kind == ProvisioningJob.Kind.PROVISION:
-        finish_provisioning(ctx)
-    else:
-        finish_removal(ctx)
+        if kind == ProvisioningJob.Kind.PROVISION:
+            finish_provisioning(ctx)
+        else:
+            finish_removal(ctx)
+    except LeaseLost as error:
+        # The run that took over owns the job's rows now; this one only stops.
+        logger.warning("Job %s: stopping attempt %s: %s", job.pk, job.attempts, error)
 
 
 def claim_job(job_id: int, kind: str) -> ProvisioningJob | None:

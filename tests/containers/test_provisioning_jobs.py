@@ -230,3 +230,23 @@ def test_abandon_of_container_not_failed_is_refused(job, admin_user, status):
 
     assert Container.objects.get(pk=job.container_id).status == status
     assert not ProvisioningJob.objects.filter(kind=ProvisioningJob.Kind.REMOVE).exists()
+
+
+def test_run_that_lost_its_job_stops_without_writing(job, unreachable_host):
+    claimed = provisioning.claim_job(job.pk, ProvisioningJob.Kind.PROVISION)
+    context = provisioning.load_context(claimed)
+    copy_step = claimed.steps.get(name="copy")
+    # Another run took the job over, as after a lease that ran out.
+    ProvisioningJob.objects.filter(pk=job.pk).update(attempts=2, heartbeat_at=timezone.now())
+
+    with pytest.raises(provisioning.LeaseLost):
+        provisioning.run_step(context, copy_step, lambda ctx: None, final_attempt=True)
+    with pytest.raises(provisioning.LeaseLost):
+        provisioning.record_failure(context, copy_step, provisioning.STEP_FAILURES["copy"])
+
+    job.refresh_from_db()
+    assert job.status == ProvisioningJob.Status.RUNNING
+    assert job.attempts == 2
+    assert job.steps.get(name="copy").status == JobStep.Status.PENDING
+    assert Container.objects.get(pk=job.container_id).status == Container.Status.PROVISIONING
+    assert not job.log_lines.exists()
