@@ -150,7 +150,7 @@ def copy(ctx: StepContext) -> None:
         raise StepFailed(
             _(
                 "The template %(template)s is missing on host %(host)s. "
-                "An administrator needs to restore it; then the job can be retried."
+                "An administrator needs to restore it before the job can be retried."
             ),
             {"template": template.name, "host": ctx.container.host.name},
             detail=f"{error} (template {template.pk}: {template.source}/{template.snapshot})",
