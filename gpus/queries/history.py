@@ -46,18 +46,12 @@ class ContainerUsage:
     week_utilization: list[Series]
 
 
-def bucket_divisor(bucket: datetime, stride: timedelta, now: datetime) -> float:
-    """Seconds of a bucket that have passed: its length, or less for the bucket holding `now`."""
-    elapsed = (now - bucket).total_seconds()
-    return max(1.0, min(stride.total_seconds(), elapsed))
-
-
 def gpu_label(gpu: Gpu) -> str:
     return f"{gpu.host.name} GPU {gpu.index}"
 
 
-def container_memory_series(container: Container, start: datetime, stride: timedelta, now: datetime, watermark):
-    """Average memory held per bucket, per GPU: memory-seconds divided by the bucket's seconds."""
+def container_memory_seconds(container: Container, start: datetime, stride: timedelta, watermark):
+    """Return memory x seconds the container held per (GPU, bucket), from roll-ups before `watermark`, raw after."""
     totals: dict[tuple[int, datetime], int] = {}
     if stride >= WEEK_BUCKET and watermark is not None and watermark > start:
         rolled = (
@@ -81,20 +75,20 @@ def container_memory_series(container: Container, start: datetime, stride: timed
     for row in raw:
         key = (row["gpu_id"], row["bucket"])
         totals[key] = totals.get(key, 0) + row["total"]
-    return {key: total / bucket_divisor(key[1], stride, now) for key, total in totals.items()}
+    return totals
 
 
-def gpu_utilization_series(gpu_ids, start: datetime, stride: timedelta, watermark) -> dict[tuple[int, datetime], float]:
-    values: dict[tuple[int, datetime], float] = {}
+def gpu_bucket_stats(gpu_ids, start: datetime, stride: timedelta, watermark) -> dict[tuple[int, datetime], tuple]:
+    """Return (average utilisation or None, sampled seconds) per (GPU, bucket)."""
+    stats: dict[tuple[int, datetime], tuple] = {}
     if not gpu_ids:
-        return values
+        return stats
     if stride >= WEEK_BUCKET and watermark is not None and watermark > start:
         rolled = GpuHourlyRollup.objects.filter(gpu_id__in=gpu_ids, hour__gte=start, hour__lt=watermark).values_list(
-            "gpu_id", "hour", "utilization_avg_percent"
+            "gpu_id", "hour", "utilization_avg_percent", "seconds"
         )
-        for gpu_id, hour, utilization in rolled:
-            if utilization is not None:
-                values[(gpu_id, hour)] = utilization
+        for gpu_id, hour, utilization, seconds in rolled:
+            stats[(gpu_id, hour)] = (utilization, seconds)
         raw_start = watermark
     else:
         raw_start = start
@@ -102,13 +96,28 @@ def gpu_utilization_series(gpu_ids, start: datetime, stride: timedelta, watermar
         GpuSample.objects.filter(gpu_id__in=gpu_ids, taken_at__gte=raw_start)
         .annotate(bucket=date_bin(stride, "taken_at"))
         .values("gpu_id", "bucket")
-        .annotate(utilization=Avg("utilization_percent"))
+        .annotate(utilization=Avg("utilization_percent"), sampled=Sum("seconds"))
         .order_by()
     )
     for row in raw:
-        if row["utilization"] is not None:
-            values[(row["gpu_id"], row["bucket"])] = row["utilization"]
-    return values
+        stats[(row["gpu_id"], row["bucket"])] = (row["utilization"], row["sampled"])
+    return stats
+
+
+def average_memory(totals: dict, stats: dict) -> dict[tuple[int, datetime], float | None]:
+    """Return the container's average memory per (GPU, bucket) over the time its GPU was sampled.
+
+    A sample's memory counts for the span that ends at the sample, so a
+    bucket's memory-seconds are divided by the GPU's sampled seconds in the
+    same bucket. A bucket where the GPU was sampled without the container
+    is 0, and one where it was not sampled at all is a gap (None).
+    """
+    gpu_ids = {key[0] for key in totals}
+    averages: dict[tuple[int, datetime], float | None] = {}
+    for key, (_, sampled) in stats.items():
+        if key[0] in gpu_ids and sampled:
+            averages[key] = totals.get(key, 0) / sampled
+    return averages
 
 
 def bucket_starts(start: datetime, now: datetime, stride: timedelta) -> list[datetime]:
@@ -121,10 +130,16 @@ def bucket_starts(start: datetime, now: datetime, stride: timedelta) -> list[dat
     return buckets
 
 
-def to_series(values: dict, gpus: dict[int, Gpu], buckets: list[datetime], fill) -> list[Series]:
+def utilization_by_bucket(stats: dict) -> dict[tuple[int, datetime], float | None]:
+    return {key: average for key, (average, _) in stats.items()}
+
+
+def to_series(values: dict, gpus: dict[int, Gpu], buckets: list[datetime]) -> list[Series]:
+    """Return one series per GPU with a point per bucket; a bucket without a value is a gap."""
     series = []
-    for gpu_id in sorted({key[0] for key in values}, key=lambda pk: (gpus[pk].host_id, gpus[pk].index)):
-        points = [(bucket, values.get((gpu_id, bucket), fill)) for bucket in buckets]
+    gpu_ids = {key[0] for key, value in values.items() if value is not None}
+    for gpu_id in sorted(gpu_ids, key=lambda pk: (gpus[pk].host_id, gpus[pk].index)):
+        points = [(bucket, values.get((gpu_id, bucket))) for bucket in buckets]
         series.append(Series(label=gpu_label(gpus[gpu_id]), points=points))
     return series
 
@@ -142,21 +157,21 @@ def container_usage(container: Container, now: datetime) -> ContainerUsage:
     watermark = current_watermark()
     day_start = now - timedelta(days=1)
     week_start = floor_hour(now - timedelta(days=7))
-    day_memory = container_memory_series(container, day_start, DAY_BUCKET, now, None)
-    week_memory = container_memory_series(container, week_start, WEEK_BUCKET, now, watermark)
+    day_memory = container_memory_seconds(container, day_start, DAY_BUCKET, None)
+    week_memory = container_memory_seconds(container, week_start, WEEK_BUCKET, watermark)
 
     gpu_ids = {key[0] for key in day_memory} | {key[0] for key in week_memory} | set(per_gpu)
     gpus = {gpu.pk: gpu for gpu in Gpu.objects.filter(pk__in=gpu_ids).select_related("host")}
-    day_utilization = gpu_utilization_series(gpu_ids, day_start, DAY_BUCKET, None)
-    week_utilization = gpu_utilization_series(gpu_ids, week_start, WEEK_BUCKET, watermark)
+    day_stats = gpu_bucket_stats(gpu_ids, day_start, DAY_BUCKET, None)
+    week_stats = gpu_bucket_stats(gpu_ids, week_start, WEEK_BUCKET, watermark)
 
     day_buckets = bucket_starts(day_start, now, DAY_BUCKET)
     week_buckets = bucket_starts(week_start, now, WEEK_BUCKET)
     return ContainerUsage(
         current=current,
         memory_mib_now=sum(entry["memory_mib"] for entry in current),
-        day_memory=to_series(day_memory, gpus, day_buckets, 0.0),
-        day_utilization=to_series(day_utilization, gpus, day_buckets, None),
-        week_memory=to_series(week_memory, gpus, week_buckets, 0.0),
-        week_utilization=to_series(week_utilization, gpus, week_buckets, None),
+        day_memory=to_series(average_memory(day_memory, day_stats), gpus, day_buckets),
+        day_utilization=to_series(utilization_by_bucket(day_stats), gpus, day_buckets),
+        week_memory=to_series(average_memory(week_memory, week_stats), gpus, week_buckets),
+        week_utilization=to_series(utilization_by_bucket(week_stats), gpus, week_buckets),
     )

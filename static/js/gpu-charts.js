@@ -8,7 +8,7 @@
   var SVG_NS = "http://www.w3.org/2000/svg";
   var WIDTH = 640;
   var HEIGHT = 220;
-  var MARGIN = { top: 10, right: 12, bottom: 28, left: 56 };
+  var MARGIN = { top: 10, right: 28, bottom: 28, left: 56 };
   var COLOURS = ["#1f5fbf", "#c2410c", "#15803d", "#7e22ce", "#b91c1c", "#0e7490", "#a16207", "#4d7c0f"];
   var Y_TICKS = 4;
   var X_TICKS = 6;
