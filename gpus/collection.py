@@ -141,7 +141,7 @@ def upsert_gpus(host: Host, snapshot: Snapshot, taken_at: datetime) -> dict[str,
     return by_uuid
 
 
-def record_snapshot(host: Host, snapshot: Snapshot, taken_at: datetime, warning: str = "") -> HostSample:
+def record_snapshot(host: Host, snapshot: Snapshot, taken_at: datetime, instance_list_error: str = "") -> HostSample:
     """Store a successful attempt: GPU and container samples and the current process list."""
     report = snapshot.report
     with transaction.atomic():
@@ -189,7 +189,8 @@ def record_snapshot(host: Host, snapshot: Snapshot, taken_at: datetime, warning:
         status.last_success_at = taken_at
         status.failure_kind = ""
         status.failure_detail = ""
-        status.warning = warning
+        status.warning = snapshot.report.messages
+        status.instance_list_error = instance_list_error
         status.consecutive_failures = 0
         status.driver_version = (report.driver_version or "")[:40]
         status.cuda_version = (report.cuda_version or "")[:20]

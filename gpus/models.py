@@ -44,9 +44,11 @@ class GpuHostStatus(models.Model):
     last_success_at = models.DateTimeField(_("last successful sample"), null=True, blank=True)
     failure_kind = models.CharField(_("failure"), max_length=20, choices=FailureKind.choices, blank=True)
     failure_detail = models.TextField(_("failure detail"), blank=True)
-    # Messages nvidia-smi printed beside a usable report, or why LXD's
-    # instance list was not available; the sample itself was stored.
+    # Messages nvidia-smi printed beside a usable report; the sample itself was stored.
     warning = models.TextField(_("warning"), blank=True)
+    # Why LXD's instance list was unavailable at the last sample, so that
+    # cgroup names were taken as they are (a `-1` clash suffix stays).
+    instance_list_error = models.TextField(_("instance list error"), blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     driver_version = models.CharField(_("driver version"), max_length=40, blank=True)
     cuda_version = models.CharField(_("CUDA version"), max_length=20, blank=True)

@@ -39,12 +39,12 @@ def dispatch_gpu_collection() -> int:
 
 
 def instance_list(host: Host) -> tuple[list[tuple[str, str]] | None, str]:
-    """Return the host's (project, name) instances from LXD, or None and why not."""
+    """Return the host's (project, name) instances from LXD, or None and the error."""
     try:
         return LXDHost.for_host(host).list_all_instances(), ""
     except LXDError as error:
         logger.warning("LXD instance list of host %s unavailable: %s", host.pk, error)
-        return None, f"LXD instance list unavailable, names read from cgroups as they are: {error}"
+        return None, str(error)
 
 
 @shared_task
@@ -67,10 +67,9 @@ def collect_gpu_samples(host_id: int) -> None:
         record_failure(host, error, taken_at)
         return
 
-    instances, instance_warning = instance_list(host)
+    instances, instance_list_error = instance_list(host)
     snapshot = attribute(report, settings.PROC_ROOT, instances)
-    warning = " ".join(part for part in (report.messages, instance_warning) if part)
-    record_snapshot(host, snapshot, taken_at, warning=warning)
+    record_snapshot(host, snapshot, taken_at, instance_list_error=instance_list_error)
 
 
 @shared_task

@@ -25,6 +25,7 @@ class HostHealth:
     failure: str = ""
     failure_detail: str = ""
     warning: str = ""
+    instance_list_error: str = ""
     lost_gpus: list[Gpu] = field(default_factory=list)
     missing_count: int = 0
     persistence_off: list[Gpu] = field(default_factory=list)
@@ -82,6 +83,7 @@ def host_health(host: Host, gpus: list[Gpu], now: datetime) -> HostHealth:
 
     health.last_success_at = status.last_success_at
     health.warning = status.warning
+    health.instance_list_error = status.instance_list_error
     if status.attached_gpus is not None and status.attached_gpus > len(present):
         health.missing_count = status.attached_gpus - len(present)
     if status.failure_kind:
@@ -156,18 +158,20 @@ def gpu_overview(now: datetime, include_idle: bool) -> list[HostOverview]:
 
     for row in rows.values():
         row.holdings.sort(key=lambda holding: (-holding.memory_mib, holding.name))
-        if row.gpu.pk in idle and row.holdings:
-            row.idle_since = idle[row.gpu.pk]
-            row.idle_holdings = row.holdings
 
     by_host: dict[int, list[Gpu]] = {}
     for gpu in gpus:
         by_host.setdefault(gpu.host_id, []).append(gpu)
-    return [
-        HostOverview(
-            host=host,
-            health=host_health(host, by_host.get(host.pk, []), now),
-            gpus=[rows[gpu.pk] for gpu in by_host.get(host.pk, [])],
-        )
-        for host in hosts
-    ]
+    overviews = []
+    for host in hosts:
+        health = host_health(host, by_host.get(host.pk, []), now)
+        host_rows = [rows[gpu.pk] for gpu in by_host.get(host.pk, [])]
+        # Idleness is only known while the data is current: a failing host's
+        # last samples say nothing about the time since.
+        if health.is_current:
+            for row in host_rows:
+                if row.gpu.pk in idle and row.holdings:
+                    row.idle_since = idle[row.gpu.pk]
+                    row.idle_holdings = row.holdings
+        overviews.append(HostOverview(host=host, health=health, gpus=host_rows))
+    return overviews

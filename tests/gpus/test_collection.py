@@ -89,7 +89,8 @@ def test_collection_records_success_and_lxd_fallback(rtx_host):
     assert status.driver_version == "470.103.01"
     assert status.attached_gpus == 4
     assert status.last_success_at == status.last_attempt_at
-    assert "LXD instance list unavailable" in status.warning
+    assert "does not exist" in status.instance_list_error
+    assert status.warning == ""
     sample = HostSample.objects.get(host=rtx_host)
     assert (sample.ok, sample.gpu_count, sample.process_count) == (True, 4, 5)
 

@@ -273,3 +273,23 @@ def test_accounting_rejects_garbage_dates(staff_client):
 
     assert response.status_code == 200
     assert not response.context["form"].is_valid()
+
+
+def test_idle_flag_needs_current_data(staff_client, lab, gpu_host, settings):
+    settings.GPU_IDLE_MINUTES = 60
+    now = lab["now"]
+    add_history(lab["gpus"][:1], [], now - timedelta(minutes=70), now, timedelta(minutes=1), utilization=0)
+    GpuHostStatus.objects.filter(host=gpu_host).update(failure_kind="timed_out", failure_detail="did not finish")
+
+    response = staff_client.get(OVERVIEW)
+
+    assert response.context["hosts"][0].gpus[0].idle_since is None
+
+
+def test_instance_list_error_is_explained_to_admin(staff_client, lab, gpu_host):
+    GpuHostStatus.objects.filter(host=gpu_host).update(instance_list_error="LXD socket /x does not exist.")
+
+    page = staff_client.get(OVERVIEW).content.decode()
+
+    assert "instance list was unavailable" in page
+    assert "LXD socket /x does not exist." in page
