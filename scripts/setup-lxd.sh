@@ -84,10 +84,11 @@ fi
 if ! lxc query /1.0 >/dev/null 2>&1; then
     log "starting the LXD daemon (log: /var/log/lxd/lxd.log)"
     mkdir -p /var/log/lxd
-    # The dead proxy keeps LXD from reaching any image server.
+    # The dead proxy keeps LXD from reaching any image server. The daemon must
+    # not inherit the lock file descriptor, or it would hold the lock forever.
     HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY="" \
         setsid nohup lxd --group root --logfile /var/log/lxd/lxd.log \
-        </dev/null >>/var/log/lxd/stdout.log 2>&1 &
+        {lock_fd}>&- </dev/null >>/var/log/lxd/stdout.log 2>&1 &
     lxd waitready --timeout=60 || die "the LXD daemon did not start; see /var/log/lxd/lxd.log"
 fi
 
