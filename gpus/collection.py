@@ -39,7 +39,7 @@ def locked_status(host: Host) -> GpuHostStatus:
 
 
 def sample_seconds(status: GpuHostStatus, taken_at: datetime) -> int:
-    """Return the span in seconds that a sample taken now stands for.
+    """Return the span in seconds that a sample taken now covers.
 
     It is the time since the previous attempt, at most twice the sampling
     interval, so a gap in collection (worker down) is not billed to anyone.

@@ -149,7 +149,7 @@ class HostSample(models.Model):
 
 
 class GpuSample(models.Model):
-    """One reading of one GPU. `seconds` is the time span this reading stands for."""
+    """One reading of one GPU. `seconds` is the time span this reading covers, ending at `taken_at`."""
 
     gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, related_name="samples")
     taken_at = models.DateTimeField()
