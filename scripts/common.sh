@@ -60,6 +60,10 @@ ensure_venv() {
     local stamp=$VENV/.requirements.sha256 wanted
     wanted=$(sha256sum "$REPO_ROOT/requirements.txt" | cut -d' ' -f1)
     if [[ ! -x $VENV/bin/python ]]; then
+        # Debian's python3 needs python3-venv for ensurepip; other builds bring it.
+        if ! "$PYTHON_BIN" -c 'import ensurepip' 2>/dev/null; then
+            ensure_debian_packages python3-venv
+        fi
         log "creating $VENV with $($PYTHON_BIN --version)"
         "$PYTHON_BIN" -m venv "$VENV"
     fi
