@@ -18,13 +18,20 @@ def held_addresses(subnet: Subnet) -> set[ipaddress.IPv4Address]:
     return {ipaddress.IPv4Address(ip) for ip in Address.objects.filter(subnet=subnet).values_list("ip", flat=True)}
 
 
+def host_addresses(subnet: Subnet) -> set[ipaddress.IPv4Address]:
+    """Return the addresses that the subnet's hosts use themselves."""
+    return {
+        ipaddress.IPv4Address(ip) for ip in subnet.hosts.exclude(address__isnull=True).values_list("address", flat=True)
+    }
+
+
 def lowest_free_address(subnet: Subnet, skip: set[ipaddress.IPv4Address] = frozenset()) -> ipaddress.IPv4Address:
     """Return the lowest allocatable address without an Address row that is not in `skip`.
 
     `skip` lets a caller that lost a race for an address move past it even
     before the winner's row is visible. Raise ServiceError if none is left.
     """
-    taken = held_addresses(subnet) | set(skip)
+    taken = held_addresses(subnet) | host_addresses(subnet) | set(skip)
     for address in subnet.allocatable():
         if address not in taken:
             return address
@@ -66,6 +73,8 @@ def check_chosen_address(subnet: Subnet, text: str) -> ipaddress.IPv4Address:
             % {"ip": address, "first": first, "last": last}
         )
 
+    if address in host_addresses(subnet):
+        raise ServiceError(_("%(ip)s is the address of a host in this subnet.") % {"ip": address})
     if Address.objects.filter(subnet=subnet, ip=str(address)).exists():
         raise ServiceError(_("%(ip)s is already held by another container.") % {"ip": address})
     return address

@@ -192,9 +192,13 @@ def cancel_request(request_id: int, member) -> None:
 def retry_job(job_id: int, admin) -> None:
     """Queue a failed job again. The worker resumes it at the step that failed."""
     with transaction.atomic():
-        job = ProvisioningJob.objects.select_related("container").get(pk=job_id)
+        # Locked, because RUNNING -> QUEUED is also a valid transition (a
+        # redelivery after a worker died), and a retry is only for a failed job.
+        job = ProvisioningJob.objects.select_for_update().select_related("container").get(pk=job_id)
         container = job.container
-        if not job.transition(ProvisioningJob.Status.QUEUED, last_error="", finished_at=None):
+        if job.status != ProvisioningJob.Status.FAILED or not job.transition(
+            ProvisioningJob.Status.QUEUED, last_error="", finished_at=None
+        ):
             raise ServiceError(_("Only a failed job can be retried."))
 
         # A provisioning job builds the container again, and a removal job removes it again.

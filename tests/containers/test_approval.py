@@ -13,6 +13,7 @@ from containers.models import (
     AuditEntry,
     Container,
     ContainerRequest,
+    Host,
     JobStep,
     ProvisioningJob,
 )
@@ -63,6 +64,24 @@ def test_approve_skips_held_and_excluded_addresses(make_request, admin_user, sub
     container = approve_request(make_request().pk, admin_user)
 
     assert container.address.ip == "198.18.0.167"
+
+
+def test_approve_skips_address_of_a_host(make_request, admin_user, subnet, host):
+    Host.objects.create(name="gpu2", endpoint="/nonexistent.socket", address=subnet.range_start, subnet=subnet)
+
+    container = approve_request(make_request().pk, admin_user)
+
+    assert container.address.ip != subnet.range_start
+
+
+def test_approve_rejects_chosen_address_of_a_host(make_request, admin_user, subnet, host):
+    Host.objects.create(name="gpu2", endpoint="/nonexistent.socket", address=subnet.range_start, subnet=subnet)
+    request = make_request()
+
+    with pytest.raises(ServiceError, match="address of a host"):
+        approve_request(request.pk, admin_user, ip=subnet.range_start)
+
+    assert_nothing_changed(request)
 
 
 def test_approve_reuses_lowest_address_freed_earlier(make_request, admin_user, subnet):

@@ -193,11 +193,13 @@ def test_retry_queues_failed_job_and_resets_failed_step(job, admin_user, broker,
     assert queued_tasks(broker) == [("containers.tasks.provision_container", [job.pk])]
 
 
-@pytest.mark.parametrize("status", [ProvisioningJob.Status.QUEUED, ProvisioningJob.Status.SUCCEEDED])
+@pytest.mark.parametrize(
+    "status", [ProvisioningJob.Status.QUEUED, ProvisioningJob.Status.RUNNING, ProvisioningJob.Status.SUCCEEDED]
+)
 def test_retry_of_job_not_failed_is_refused(job, admin_user, status):
     ProvisioningJob.objects.filter(pk=job.pk).update(status=status)
 
-    with pytest.raises(ServiceError):
+    with pytest.raises(ServiceError, match="Only a failed job can be retried"):
         retry_job(job.pk, admin_user)
 
     job.refresh_from_db()
