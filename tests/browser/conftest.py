@@ -96,7 +96,9 @@ class PageProblems:
 
     def report(self) -> str:
         if not self.page.is_closed():
-            # A round trip delivers the events that are still on their way.
+            # Wait for the requests a page makes after its load event, then
+            # make one round trip so the events still on their way arrive.
+            self.page.wait_for_load_state("networkidle")
             self.page.evaluate("0")
         lines = []
         lines += [f"console error: {text}" for text in self.console_errors]
