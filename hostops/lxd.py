@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 # Longest LXD error text copied into an LXDError message.
 MAX_DETAIL_LENGTH = 200
 # Seconds between two state polls while waiting for an instance to boot.
-POLL_INTERVAL = 1.0
+POLL_INTERVAL = 0.2
 # Seconds a clean stop may take before LXD reports a failure.
 STOP_TIMEOUT = 60
 # Extra seconds the host waits for an exec operation after the in-container
