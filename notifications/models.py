@@ -34,6 +34,7 @@ class EmailNotification(StatusModel):
         REQUEST_REJECTED = "request_rejected", _("Request rejected")
         CONTAINER_READY = "container_ready", _("Container ready")
         CONTAINER_FAILED = "container_failed", _("Provisioning failed")
+        CONTAINER_FAILED_ADMIN = "container_failed_admin", _("Provisioning failed (to administrators)")
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,

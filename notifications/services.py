@@ -8,6 +8,7 @@ rolled back sends nothing.
 """
 
 import logging
+from dataclasses import dataclass
 from functools import partial
 
 from django.contrib.auth import get_user_model
@@ -16,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError
 
-from containers.models import Address, Container, ContainerRequest, JobStep, ProvisioningJob
+from containers.models import Address, Container, ContainerRequest, JobLogLine, JobStep, ProvisioningJob
 from notifications.models import EmailNotification
 from notifications.rendering import portal_url, render_email
 from notifications.tasks import send_notification
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 Kind = EmailNotification.Kind
 
-# Descriptions of the provisioning steps (JobStep.name) for the member's failure e-mail.
+# Descriptions of the job steps (JobStep.name) for the failure e-mails.
 STEP_LABELS = {
     "copy": gettext_lazy("copy the template"),
     "configure": gettext_lazy("set the hostname and resource limits"),
@@ -44,11 +45,25 @@ STEP_LABELS = {
     "restart": gettext_lazy("restart the container"),
     "wait_running": gettext_lazy("wait for the container to run"),
     "verify": gettext_lazy("check the address and the user"),
+    "delete": gettext_lazy("delete the container"),
+    "release": gettext_lazy("release the IP address"),
 }
 
 # A provisioning error longer than this is cut in the e-mail; the job page has all of it.
 MAX_ERROR_LENGTH = 1000
 HIDDEN = "[hidden]"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The step and the error at which a container's latest provisioning job failed."""
+
+    job: ProvisioningJob | None
+    step: str
+    # The message the member was shown, in their language.
+    error: str
+    # The job log's latest error line for administrators, or `error` when the log has none.
+    detail: str
 
 
 def notify_request_submitted(request_id: int) -> list[EmailNotification]:
@@ -58,10 +73,9 @@ def notify_request_submitted(request_id: int) -> list[EmailNotification]:
         logger.warning("Request %s not found; no new-request notification created.", request_id)
         return []
 
-    administrators = get_user_model().objects.filter(is_active=True, is_staff=True).exclude(email="").order_by("pk")
     context = {"request": request, "link": portal_url("containers:pending_requests")}
     notifications = [
-        _create(administrator, Kind.REQUEST_SUBMITTED, context, request=request) for administrator in administrators
+        _create(administrator, Kind.REQUEST_SUBMITTED, context, request=request) for administrator in _administrators()
     ]
     return [notification for notification in notifications if notification is not None]
 
@@ -121,24 +135,47 @@ def notify_container_ready(container_id: int) -> list[EmailNotification]:
 
 
 def notify_container_failed(container_id: int) -> list[EmailNotification]:
-    """Tell the owner that building their container failed, at which step, and what happens next."""
-    container = Container.objects.select_related("owner", "request").filter(pk=container_id).first()
+    """Tell the owner and the administrators that building a container failed, and at which step.
+
+    The owner's e-mail explains what happens next. Each active administrator
+    with an e-mail address gets the technical error and a link to the job page.
+    """
+    container = Container.objects.select_related("owner", "request", "host").filter(pk=container_id).first()
     if container is None:
         logger.warning("Container %s not found; no failure notification created.", container_id)
         return []
 
-    step, error = _failure_of(container)
-    if len(error) > MAX_ERROR_LENGTH:
-        error = error[:MAX_ERROR_LENGTH] + "…"
-    context = {
+    failure = _failure_of(container)
+    request = container.request
+    step_label = STEP_LABELS.get(failure.step, failure.step)
+    member_context = {
         "container": container,
-        "step": STEP_LABELS.get(step, step),
-        "error": error,
+        "step": step_label,
+        "error": _keep_start(_hide_hash(failure.error, request)),
         "link": portal_url("containers:request_detail", container.request_id),
     }
-    return _created(
-        _create(container.owner, Kind.CONTAINER_FAILED, context, request=container.request, container=container)
+    notifications = _created(
+        _create(container.owner, Kind.CONTAINER_FAILED, member_context, request=request, container=container)
     )
+
+    if failure.job is not None:
+        job_link = portal_url("containers:job_detail", failure.job.pk)
+    else:
+        job_link = portal_url("containers:container_list")
+    admin_context = {
+        "container": container,
+        "member": container.owner,
+        "step": step_label,
+        "step_name": failure.step,
+        # The end of a long output is where the error usually is.
+        "error": _keep_end(_hide_hash(failure.detail, request)),
+        "link": job_link,
+    }
+    for administrator in _administrators():
+        notifications += _created(
+            _create(administrator, Kind.CONTAINER_FAILED_ADMIN, admin_context, request=request, container=container)
+        )
+    return notifications
 
 
 def send_again(notification_id: int, admin) -> bool:
@@ -158,14 +195,10 @@ def _create(recipient, kind: str, context: dict, request=None, container=None) -
         return None
 
     email = render_email(kind, recipient, context)
-    subject, body = email.subject, email.body
-
     # The templates never show the password hash, but a provisioning error
     # or a reason typed by a person could quote it.
-    password_hash = request.password_hash if request is not None else ""
-    if password_hash:
-        subject = subject.replace(password_hash, HIDDEN)
-        body = body.replace(password_hash, HIDDEN)
+    subject = _hide_hash(email.subject, request)
+    body = _hide_hash(email.body, request)
 
     notification = EmailNotification.objects.create(
         recipient=recipient,
@@ -185,6 +218,35 @@ def _create(recipient, kind: str, context: dict, request=None, container=None) -
 
 def _created(notification: EmailNotification | None) -> list[EmailNotification]:
     return [notification] if notification is not None else []
+
+
+def _administrators():
+    return get_user_model().objects.filter(is_active=True, is_staff=True).exclude(email="").order_by("pk")
+
+
+def _hide_hash(text: str, request: ContainerRequest | None) -> str:
+    """Replace the request's password hash in `text` with a placeholder.
+
+    Callers that cut a text must hide the hash first, because a cut hash no
+    longer matches but its salt and digest still give it away.
+    """
+    password_hash = request.password_hash if request is not None else ""
+    if password_hash:
+        return text.replace(password_hash, HIDDEN)
+    return text
+
+
+def _keep_start(text: str) -> str:
+    if len(text) <= MAX_ERROR_LENGTH:
+        return text
+    return text[:MAX_ERROR_LENGTH] + "…"
+
+
+def _keep_end(text: str) -> str:
+    text = text.strip()
+    if len(text) <= MAX_ERROR_LENGTH:
+        return text
+    return "[…]\n" + text[-MAX_ERROR_LENGTH:]
 
 
 def _enqueue(notification_id: int) -> None:
@@ -211,15 +273,25 @@ def _held_ip(container: Container | None) -> str:
         return ""
 
 
-def _failure_of(container: Container) -> tuple[str, str]:
-    """Return the name of the step that failed in the latest provisioning job, and its error."""
+def _failure_of(container: Container) -> Failure:
+    """Find the step that failed in the latest provisioning job, its error, and the job log's detail."""
     job = container.jobs.filter(kind=ProvisioningJob.Kind.PROVISION).order_by("-created_at", "-pk").first()
     step = None
     if job is not None:
         step = job.steps.filter(status=JobStep.Status.FAILED).order_by("position").first()
+    step_name = step.name if step is not None else ""
 
     if step is not None and step.error:
-        return step.name, step.error
-    if job is not None and job.last_error:
-        return (step.name if step else ""), job.last_error
-    return (step.name if step else ""), container.last_error
+        error = step.error
+    elif job is not None and job.last_error:
+        error = job.last_error
+    else:
+        error = container.last_error
+
+    detail = ""
+    if job is not None:
+        errors = job.log_lines.filter(level=JobLogLine.Level.ERROR)
+        if step is not None:
+            errors = errors.filter(step=step.name)
+        detail = errors.order_by("-created_at", "-pk").values_list("message", flat=True).first() or ""
+    return Failure(job=job, step=step_name, error=error, detail=detail or error)

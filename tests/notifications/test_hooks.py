@@ -149,7 +149,7 @@ def test_finished_provisioning_notifies_ready(
 
 
 def test_failed_provisioning_notifies_failure(
-    approved_container, member, celery_eager, django_capture_on_commit_callbacks
+    approved_container, member, admin_user, celery_eager, django_capture_on_commit_callbacks
 ):
     # A socket path where nothing exists makes the first step fail with
     # LXDUnavailable, without contacting any LXD daemon.
@@ -164,11 +164,15 @@ def test_failed_provisioning_notifies_failure(
 
     approved_container.refresh_from_db()
     assert approved_container.status == Container.Status.FAILED
-    notification = EmailNotification.objects.get()
+    notification = EmailNotification.objects.get(recipient=member)
     assert notification.kind == EmailNotification.Kind.CONTAINER_FAILED
-    assert [message.to for message in mail.outbox] == [[member.email]]
+    admin_notification = EmailNotification.objects.get(recipient=admin_user)
+    assert admin_notification.kind == EmailNotification.Kind.CONTAINER_FAILED_ADMIN
+    assert [message.to for message in mail.outbox] == [[member.email], [admin_user.email]]
     assert 'failed at the step "copy the template"' in mail.outbox[0].body
-    assert KNOWN_HASH not in mail.outbox[0].body
+    assert "/nonexistent/lxd/unix.socket" in mail.outbox[1].body
+    for message in mail.outbox:
+        assert KNOWN_HASH not in message.body
 
 
 def test_provisioning_handed_back_sends_nothing(approved_container, celery_eager, django_capture_on_commit_callbacks):
