@@ -16,6 +16,11 @@ class EmailNotification(StatusModel):
     Transitions:
         pending -> sent | failed
         failed -> pending (an administrator sends it again)
+
+    A worker claims a pending row by setting `sending_since` with a
+    conditional UPDATE before it sends, so two copies of its message never
+    send it at the same time. A pending row that no worker took within
+    NOTIFICATION_REQUEUE_AFTER_SECONDS is queued again by a periodic task.
     """
 
     class Status(models.TextChoices):
@@ -68,6 +73,11 @@ class EmailNotification(StatusModel):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # Time the latest message to send it was queued, or the time its scheduled
+    # retry is due. Empty means it was queued when it was created.
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    # Time a worker claimed it for the current attempt. Empty while no worker is sending it.
+    sending_since = models.DateTimeField(_("sending since"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("e-mail notification")

@@ -9,10 +9,15 @@ rolled back sends nothing.
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError
@@ -28,6 +33,7 @@ __all__ = [
     "notify_request_approved",
     "notify_request_rejected",
     "notify_request_submitted",
+    "requeue_stale_notifications",
     "send_again",
 ]
 
@@ -182,11 +188,42 @@ def send_again(notification_id: int, admin) -> bool:
     """Queue a failed notification again. Return False if it is not failed (any more)."""
     with transaction.atomic():
         notification = EmailNotification.objects.get(pk=notification_id)
-        if not notification.transition(EmailNotification.Status.PENDING):
+        if not notification.transition(EmailNotification.Status.PENDING, queued_at=timezone.now()):
             return False
         transaction.on_commit(partial(_enqueue, notification.pk), robust=True)
     logger.info("Notification %s queued again by user %s.", notification.pk, admin.pk)
     return True
+
+
+def requeue_stale_notifications() -> list[int]:
+    """Queue again the pending notifications that no worker took in time, and return their ids.
+
+    A notification stays pending without a message in the broker when the
+    process that created it died between commit and queueing, or when the
+    broker lost the message. Rows whose retry is not due yet, or that a
+    worker is sending, are left alone. Rows locked by a concurrent run are
+    skipped, so two runs never queue the same row. One run queues at most
+    NOTIFICATION_REQUEUE_BATCH_SIZE rows, the longest waiting first.
+    """
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.NOTIFICATION_REQUEUE_AFTER_SECONDS)
+    with transaction.atomic():
+        stale = (
+            EmailNotification.objects.filter(status=EmailNotification.Status.PENDING)
+            .annotate(last_queued_at=Coalesce("queued_at", "created_at"))
+            .filter(last_queued_at__lt=stale_before)
+            .filter(Q(sending_since__isnull=True) | Q(sending_since__lt=stale_before))
+            .order_by("last_queued_at", "pk")
+            .select_for_update(skip_locked=True)
+        )
+        notification_ids = list(stale.values_list("pk", flat=True)[: settings.NOTIFICATION_REQUEUE_BATCH_SIZE])
+        EmailNotification.objects.filter(pk__in=notification_ids).update(queued_at=now, updated_at=now)
+        for notification_id in notification_ids:
+            transaction.on_commit(partial(_enqueue, notification_id), robust=True)
+
+    if notification_ids:
+        logger.info("Queued %s pending notifications again: %s", len(notification_ids), notification_ids)
+    return notification_ids
 
 
 def _create(recipient, kind: str, context: dict, request=None, container=None) -> EmailNotification | None:

@@ -225,6 +225,24 @@ CELERY_BEAT_SCHEDULE["gpu-dispatch-collection"] = {
 # Rolls complete hours into hourly roll-ups and prunes samples past retention.
 CELERY_BEAT_SCHEDULE["gpu-roll-up"] = {"task": "gpus.tasks.roll_up_gpu_samples", "schedule": 600.0}
 
+# E-mail notifications.
+# Seconds a pending notification may wait for a worker before a periodic task
+# queues it again (its message was lost, or never queued because the process
+# died). A worker that claimed a notification this long ago and has not
+# finished counts as dead, so the value must be longer than EMAIL_TIMEOUT.
+NOTIFICATION_REQUEUE_AFTER_SECONDS = env_positive_int("NOTIFICATION_REQUEUE_AFTER_SECONDS", 300)
+if NOTIFICATION_REQUEUE_AFTER_SECONDS <= EMAIL_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"NOTIFICATION_REQUEUE_AFTER_SECONDS must be longer than EMAIL_TIMEOUT ({EMAIL_TIMEOUT} s), "
+        f"got {NOTIFICATION_REQUEUE_AFTER_SECONDS}."
+    )
+# Maximum number of notifications one run of the task queues again.
+NOTIFICATION_REQUEUE_BATCH_SIZE = env_positive_int("NOTIFICATION_REQUEUE_BATCH_SIZE", 100)
+CELERY_BEAT_SCHEDULE["requeue-pending-notifications"] = {
+    "task": "notifications.tasks.requeue_pending_notifications",
+    "schedule": 60.0,
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,12 +1,15 @@
 """A real Celery worker, in a thread, takes notifications from the real Redis broker."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 from django.core import mail
 from django.db import transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from containers.models import ContainerRequest
 from notifications import tasks
@@ -61,3 +64,27 @@ def test_worker_retries_through_broker_then_fails(worker, pending_request, admin
     assert "SMTPServerDisconnected" in notification.last_error
     pending_request.refresh_from_db()
     assert pending_request.status == ContainerRequest.Status.APPROVED
+
+
+def test_worker_sends_lost_notification_after_requeue(worker, approved_container, member):
+    # A pending row with no message in the broker: the process that created
+    # it died before queueing it.
+    notification = EmailNotification.objects.create(
+        recipient=member,
+        kind=EmailNotification.Kind.REQUEST_APPROVED,
+        request=approved_container.request,
+        container=approved_container,
+        language="en",
+        subject="Your container request alice-box was approved",
+        body="Hello Alice,\n",
+    )
+    EmailNotification.objects.filter(pk=notification.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.NOTIFICATION_REQUEUE_AFTER_SECONDS + 60)
+    )
+
+    tasks.requeue_pending_notifications.delay()
+
+    wait_for_status(notification, EmailNotification.Status.SENT)
+    assert notification.attempts == 1
+    assert notification.queued_at is not None
+    assert [message.to for message in mail.outbox] == [[member.email]]
