@@ -1,10 +1,14 @@
 """Administrators follow a job, retry a failed one, and abandon a failed container."""
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
+from containers import provisioning_steps
 from containers.models import AuditEntry, Container, JobLogLine, JobStep, ProvisioningJob
-from containers.services import approve_request
+from containers.services import PROVISION_STEPS, REMOVE_STEPS, approve_request
+from containers.views import display
+from notifications import services as notification_services
 
 pytestmark = pytest.mark.django_db
 
@@ -184,3 +188,40 @@ def test_abandon_anonymous_redirected(client, failed_job):
     assert response.status_code == 302
     assert response.url.startswith(reverse("accounts:login"))
     assert Container.objects.get().status == Container.Status.FAILED
+
+
+@pytest.fixture
+def removal_job(staff_client, failed_job) -> ProvisioningJob:
+    """The removal job that abandoning the failed container queues."""
+    staff_client.post(reverse("containers:abandon_container", args=[failed_job.container_id]))
+    return failed_job.container.jobs.get(kind=ProvisioningJob.Kind.REMOVE)
+
+
+def test_removal_job_page_shows_step_labels(staff_client, removal_job):
+    response = staff_client.get(reverse("containers:job_detail", args=[removal_job.pk]))
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert [step.name for step in response.context["steps"]] == ["delete", "release"]
+    assert "Delete the container" in content
+    assert "Release the IP address" in content
+
+
+def test_removal_job_page_shows_chinese_step_labels(staff_client, removal_job):
+    staff_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    response = staff_client.get(reverse("containers:job_detail", args=[removal_job.pk]))
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "删除容器" in content
+    assert "释放 IP 地址" in content
+    assert "Delete the container" not in content
+
+
+@pytest.mark.parametrize("labels", [display.STEP_LABELS, notification_services.STEP_LABELS], ids=["pages", "e-mails"])
+def test_every_job_step_has_label(labels):
+    steps = set(PROVISION_STEPS) | set(REMOVE_STEPS)
+
+    assert steps == set(provisioning_steps.PROVISION) | set(provisioning_steps.REMOVE)
+    assert steps - set(labels) == set()
