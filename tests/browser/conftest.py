@@ -1,7 +1,7 @@
 """Fixtures for the browser tests: Debian's Chromium through Playwright, against the live server.
 
-- `browser` (session): one headless Chromium from /usr/bin/chromium (never a
-  browser that Playwright downloads), shared by every test. Playwright's
+- `browser` (package): one headless Chromium from /usr/bin/chromium (never a
+  browser that Playwright downloads), shared by the tests of this folder. Playwright's
   `launch()` gives it a new temporary profile directory.
 - `new_page` (function): returns a function that opens a page in a context
   of its own (own cookies), on the live server, with a given browser locale
@@ -23,29 +23,28 @@
 
 Playwright's sync API runs an asyncio event loop in the test thread, and
 Django refuses ORM calls from a thread with a running loop. The tests use
-the ORM between browser steps, so DJANGO_ALLOW_ASYNC_UNSAFE is set here.
+the ORM between browser steps, so `allow_orm_beside_playwright` sets
+DJANGO_ALLOW_ASYNC_UNSAFE while this package's tests run, and the browser
+is package-scoped so that Playwright's loop is gone when other tests run.
 """
 
 import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+import pytest
+import redis
+from django.conf import settings
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, sync_playwright
 
-from collections.abc import Callable, Iterator  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from urllib.parse import urlsplit  # noqa: E402
-
-import pytest  # noqa: E402
-import redis  # noqa: E402
-from django.conf import settings  # noqa: E402
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, sync_playwright  # noqa: E402
-
-from containers.models import Container, ContainerRequest, Host, Subnet, Template  # noqa: E402
-from containers.passwords import make_crypt_hash  # noqa: E402
-from gpus.models import Gpu  # noqa: E402
-from gpus.tasks import collect_gpu_samples  # noqa: E402
-from tests.gpus.conftest import fixture_text, hybrid, v2, write_proc_tree, write_stand_in_nvidia_smi  # noqa: E402
-from tests.lxd_fixtures import *  # noqa: E402,F403 (lxd_host, lxd_cleanup for the provisioning test)
-from tests.lxd_fixtures import LXD_SOCKET, TEMPLATE_SNAPSHOT, TEMPLATE_SOURCE  # noqa: E402
+from containers.models import Container, ContainerRequest, Host, Subnet, Template
+from containers.passwords import make_crypt_hash
+from gpus.models import Gpu
+from gpus.tasks import collect_gpu_samples
+from tests.gpus.conftest import fixture_text, hybrid, v2, write_proc_tree, write_stand_in_nvidia_smi
+from tests.lxd_fixtures import *  # noqa: F403 (lxd_host, lxd_cleanup for the provisioning test)
+from tests.lxd_fixtures import LXD_SOCKET, TEMPLATE_SNAPSHOT, TEMPLATE_SOURCE
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -65,7 +64,7 @@ DESKTOP_WIDTH = 1440
 PHONE_WIDTH = 375
 WINDOW_HEIGHT = 900
 # How long a step waits for the page (a click's navigation, an element to
-# appear) before it fails; the provisioning test waits longer for the worker.
+# appear) before it fails. The provisioning test waits longer for the worker.
 DEFAULT_TIMEOUT_MS = 10_000
 
 LXD_PROJECT = os.environ.get("PORTAL_TEST_LXD_PROJECT", "portal-test")
@@ -115,8 +114,19 @@ def is_same_origin(url: str, origin: str) -> bool:
     return f"{parts.scheme}://{parts.netloc}" == origin
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+@pytest.fixture(scope="package", autouse=True)
+def allow_orm_beside_playwright() -> Iterator[None]:
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="package")
+def browser(allow_orm_beside_playwright) -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser

@@ -48,14 +48,23 @@ VISIBLE_TEXTS_JS = """
 # Roles of form controls in Playwright's ARIA snapshot; each must have a name.
 CONTROL_ROLES = {"textbox", "combobox", "listbox", "checkbox", "radio", "spinbutton", "searchbox", "slider", "switch"}
 SNAPSHOT_LINE_RE = re.compile(r'^\s*- (?P<role>[a-z]+)(?: "(?P<name>(?:[^"\\]|\\.)*)")?')
-# Elements that stick out past the right edge of the window, for the failure message.
+# Elements that stick out past the right edge of the window, for the failure
+# message. Content of an ancestor that clips or scrolls sideways (a wide
+# table in its scrolling wrapper) does not widen the page, so it is left out.
 OVERFLOWING_JS = """
-() => Array.from(document.body.querySelectorAll("*"))
-  .filter((element) => element.getBoundingClientRect().right > window.innerWidth + 0.5)
-  .filter((element) => !element.closest(".table-wrap") || element.matches(".table-wrap"))
-  .slice(0, 5)
-  .map((element) => element.tagName.toLowerCase() + (element.className ? "." + element.className : "")
-    + ` "${element.textContent.trim().slice(0, 40)}"`)
+() => {
+  const clipped = (element) => {
+    for (let parent = element.parentElement; parent && parent !== document.body; parent = parent.parentElement) {
+      if (getComputedStyle(parent).overflowX !== "visible") return true;
+    }
+    return false;
+  };
+  return Array.from(document.body.querySelectorAll("*"))
+    .filter((element) => element.getBoundingClientRect().right > window.innerWidth + 0.5 && !clipped(element))
+    .slice(0, 5)
+    .map((element) => element.tagName.toLowerCase() + (element.className ? "." + element.className : "")
+      + ` "${element.textContent.trim().slice(0, 40)}"`);
+}
 """
 
 
@@ -96,7 +105,13 @@ def choose_language(page: Page, language: str) -> None:
 
 
 def check_page(page: Page, language: str) -> None:
-    """Check that the page is in `language` and shows no catalog text of the other language."""
+    """Check that the page is in `language` and shows no catalog text of the other language.
+
+    It first waits for the page's load event: after a click, the new page's
+    text can be there before its stylesheet, and the checks that follow
+    (sizes, visibility) need the styled page.
+    """
+    page.wait_for_load_state("load")
     expect(page.locator("html")).to_have_attribute("lang", language)
     texts = page.evaluate(VISIBLE_TEXTS_JS)
     wrong = wrong_language_texts(texts, language)

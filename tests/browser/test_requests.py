@@ -166,11 +166,13 @@ def test_member_reads_rejection_reason(new_page, language, admin_user, member, m
     row = admin.get_by_role("row").filter(has_text="alice-gpu")
 
     # The reason is required: the browser keeps an empty one from being sent.
+    reason = field(row, "Reason for rejecting", language)
     row.get_by_role("button", name=t("Reject", language), exact=True).click()
+    assert reason.evaluate("element => element.validity.valueMissing")
     request.refresh_from_db()
     assert request.status == ContainerRequest.Status.PENDING
 
-    field(row, "Reason for rejecting", language).fill(REASONS[language])
+    reason.fill(REASONS[language])
     row.get_by_role("button", name=t("Reject", language), exact=True).click()
     rejected = t("Rejected the request for %(name)s by %(member)s.", language) % {
         "name": "alice-gpu",
