@@ -93,6 +93,10 @@ def test_admin_failure_mail_in_each_admins_language(
     [english_message] = messages_to(english_admin)
     assert english_message.subject == "Building the container alice-box for Alice failed"
     [chinese_message] = messages_to(admin_user)
+    assert chinese_message.subject == "为 Alice 创建容器 alice-box 失败"
+    assert "在“运行初始化脚本”（run_script）这一步失败" in chinese_message.body
+    assert "任务页面：" in chinese_message.body
+    assert "Hello" not in chinese_message.body
     # The technical error stays as the job log recorded it, whatever the language.
     assert TECHNICAL_ERROR in chinese_message.body
 
