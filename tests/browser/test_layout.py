@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from notifications.models import EmailNotification
 from tests.browser.conftest import DESKTOP_WIDTH, OTHER_BROWSER_LOCALE, PHONE_WIDTH
 from tests.browser.pages import (
     assert_fits_width,
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.browser
 class LabState:
     ready_request_pk: int
     failed_job_pk: int
+    failed_container_pk: int
     subnet_pk: int
 
 
@@ -39,7 +41,13 @@ def lab_state(make_request, member, other_member, admin_user, gpu_host, broker) 
     ready = make_ready_container(make_request(name="alice-gpu"), admin_user)
     failed = make_failed_job(make_request(name="alice-cuda"), admin_user)
     make_request(name="bob-nlp", username="bob", user=other_member, reason="Translating lecture notes.")
-    return LabState(ready.request_id, failed.pk, ready.address.subnet_id)
+    # The approvals queued e-mails; one of them failed for good.
+    EmailNotification.objects.filter(pk=EmailNotification.objects.order_by("pk").values("pk")[:1]).update(
+        status=EmailNotification.Status.FAILED,
+        attempts=5,
+        last_error="SMTPRecipientsRefused: {'alice@example.test': (550, b'5.1.1 Mailbox unavailable')}",
+    )
+    return LabState(ready.request_id, failed.pk, failed.container_id, ready.address.subnet_id)
 
 
 def check_layout(page: Page, language: str, width: int, name: str, *actions: Locator) -> None:
@@ -84,6 +92,11 @@ def test_pages_fit_window(new_page, language, width, member, admin_user, lab_sta
     page.goto("/gpus/")
     expect(page.locator("tr[data-gpu]")).to_have_count(4)
     check_layout(page, language, width, "gpus", page.get_by_role("link", name="zhangsan").first)
+    page.get_by_role("link", name="zhangsan").first.click()
+    expect(page.locator("figure[data-chart] svg").first).to_be_visible()
+    check_layout(page, language, width, "gpu-container", main_link(page, "All GPUs", language))
+    page.goto("/accounts/profile/")
+    check_layout(page, language, width, "profile", button(page, "Save", language))
     button(page, "Sign out", language).click()
 
     sign_in(page, admin_user.username, PASSWORD, language, switch=False)
@@ -97,3 +110,9 @@ def test_pages_fit_window(new_page, language, width, member, admin_user, lab_sta
     check_layout(page, language, width, "subnet", page.get_by_role("link", name="alice-gpu"))
     page.goto("/gpus/")
     check_layout(page, language, width, "gpus-admin", page.get_by_text(t("Processes on these GPUs", language)))
+    page.goto("/gpus/accounting/")
+    check_layout(page, language, width, "accounting", button(page, "Show", language))
+    page.goto(f"/manage/containers/{lab_state.failed_container_pk}/abandon/confirm/")
+    check_layout(page, language, width, "abandon", button(page, "Abandon and remove the container", language))
+    page.goto("/manage/notifications/failures/")
+    check_layout(page, language, width, "email-failures", button(page, "Send again", language))
