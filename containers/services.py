@@ -36,6 +36,7 @@ __all__ = [
     "cancel_request",
     "enqueue_job",
     "reject_request",
+    "remove_container",
     "retry_job",
 ]
 
@@ -219,20 +220,42 @@ def retry_job(job_id: int, admin) -> None:
 def abandon_container(container_id: int, admin) -> None:
     """Give up on a failed container: queue its removal, which deletes the instance and frees the address."""
     with transaction.atomic():
-        # Locked, because READY -> REMOVING is also a valid transition, and
-        # abandoning is only for a container whose build failed.
-        container = Container.objects.select_for_update().get(pk=container_id)
-        if container.status != Container.Status.FAILED or not container.transition(
-            Container.Status.REMOVING, last_error=""
-        ):
-            raise ServiceError(_("Only a failed container can be abandoned."))
-
+        container = _lock_for_removal(
+            container_id, Container.Status.FAILED, _("Only a failed container can be abandoned.")
+        )
         # The failed provisioning job will never resume.
         for job in container.jobs.filter(status=ProvisioningJob.Status.FAILED):
             job.transition(ProvisioningJob.Status.ABANDONED, finished_at=timezone.now())
-        job = _create_job(container, ProvisioningJob.Kind.REMOVE, REMOVE_STEPS)
-        AuditEntry.objects.create(actor=admin, action="abandon", container=container, detail=f"job {job.pk}")
-        transaction.on_commit(partial(enqueue_job, job.pk, job.kind))
+        job = _queue_removal(container, admin, "abandon")
     logger.info(
         "Abandoned container %s (%s); removal job %s queued by user %s", container.pk, container.name, job.pk, admin.pk
     )
+
+
+def remove_container(container_id: int, admin) -> ProvisioningJob:
+    """Remove a ready container: queue the job that deletes the instance, with its data, and frees the address."""
+    with transaction.atomic():
+        container = _lock_for_removal(container_id, Container.Status.READY, _("Only a ready container can be removed."))
+        job = _queue_removal(container, admin, "remove")
+    logger.info(
+        "Removal of container %s (%s) queued as job %s by user %s", container.pk, container.name, job.pk, admin.pk
+    )
+    return job
+
+
+def _lock_for_removal(container_id: int, expected: str, refusal: str) -> Container:
+    """Lock the container and move it from `expected` to REMOVING, or raise ServiceError with `refusal`."""
+    # Locked, because both FAILED and READY may move to REMOVING, and each
+    # caller accepts only one of them.
+    container = Container.objects.select_for_update().get(pk=container_id)
+    if container.status != expected or not container.transition(Container.Status.REMOVING, last_error=""):
+        raise ServiceError(refusal)
+    return container
+
+
+def _queue_removal(container: Container, admin, action: str) -> ProvisioningJob:
+    """Create the removal job and its audit entry, and queue the job once the transaction commits."""
+    job = _create_job(container, ProvisioningJob.Kind.REMOVE, REMOVE_STEPS)
+    AuditEntry.objects.create(actor=admin, action=action, container=container, detail=f"job {job.pk}")
+    transaction.on_commit(partial(enqueue_job, job.pk, job.kind))
+    return job

@@ -24,6 +24,12 @@ urlpatterns = [
         name="abandon_container_confirm",
     ),
     path("manage/containers/<int:pk>/abandon/", manage_jobs.abandon_container, name="abandon_container"),
+    path(
+        "manage/containers/<int:pk>/remove/confirm/",
+        manage_jobs.remove_container_confirm,
+        name="remove_container_confirm",
+    ),
+    path("manage/containers/<int:pk>/remove/", manage_jobs.remove_container, name="remove_container"),
     path("manage/subnets/", manage_subnets.subnet_list, name="subnet_list"),
     path("manage/subnets/<int:pk>/", manage_subnets.subnet_detail, name="subnet_detail"),
 ]

@@ -1,4 +1,4 @@
-"""Administrators' pages for containers and their jobs: list, job log, retry and abandon."""
+"""Administrators' pages for containers and their jobs: list, job log, retry, abandon and remove."""
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -105,3 +105,27 @@ def abandon_container(request: HttpRequest, pk: int) -> HttpResponse:
     if removal is not None:
         return redirect("containers:job_detail", pk=removal.pk)
     return redirect("containers:container_list")
+
+
+@staff_required
+def remove_container_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    container = get_container_for_staff(request.user, pk)
+    return render(request, "containers/manage/remove_confirm.html", {"container": container})
+
+
+@require_POST
+@staff_required
+def remove_container(request: HttpRequest, pk: int) -> HttpResponse:
+    container = get_container_for_staff(request.user, pk)
+    try:
+        removal = services.remove_container(container.pk, request.user)
+    except services.ServiceError as error:
+        messages.error(request, str(error))
+        return redirect("containers:container_list")
+
+    messages.success(
+        request,
+        _("%(name)s is being removed; its IP address is released when the removal finishes.")
+        % {"name": container.name},
+    )
+    return redirect("containers:job_detail", pk=removal.pk)

@@ -18,7 +18,7 @@ from containers.models import (
     ProvisioningJob,
 )
 from containers.provisioning_steps import INIT_DIR, MARKER_CONTAINER, StepFailed
-from containers.services import PROVISION_STEPS, abandon_container, approve_request, retry_job
+from containers.services import PROVISION_STEPS, abandon_container, approve_request, remove_container, retry_job
 from tests.lxd_fixtures import TEMPLATE_SNAPSHOT, TEMPLATE_SOURCE
 
 pytestmark = [pytest.mark.lxd, pytest.mark.django_db]
@@ -269,6 +269,25 @@ def test_abandon_removes_instance_and_releases_address(approved, template, lxd_h
     assert not Address.objects.exists()
     assert not lxd_host.instance_exists(name)
     assert ContainerRequest.objects.get(pk=container.request_id).password_hash == ""
+
+
+def test_remove_ready_container_deletes_instance_and_address(approved, lxd_host, admin_user):
+    job = approved()
+    tasks.provision_container(job.pk)
+    container = Container.objects.get(pk=job.container_id)
+    assert container.status == Container.Status.READY
+    assert lxd_host.instance_exists(container.name)
+
+    removal = remove_container(container.pk, admin_user)
+    tasks.remove_container(removal.pk)
+
+    removal.refresh_from_db()
+    container.refresh_from_db()
+    assert removal.status == ProvisioningJob.Status.SUCCEEDED
+    assert set(step_statuses(removal).values()) == {JobStep.Status.DONE}
+    assert container.status == Container.Status.REMOVED
+    assert not Address.objects.filter(container=container).exists()
+    assert not lxd_host.instance_exists(container.name)
 
 
 def test_removal_twice_is_harmless(approved, template, lxd_host, admin_user):
