@@ -7,6 +7,15 @@
   // After a failed fetch the next try waits longer, up to this limit.
   var MAX_RETRY_INTERVAL_MS = 30000;
 
+  // Flash messages describe the state the page was loaded in ("Your request
+  // has been sent"); once a polled region shows a newer state they are stale.
+  function removeFlashMessages() {
+    var lists = document.querySelectorAll(".messages");
+    for (var i = 0; i < lists.length; i++) {
+      lists[i].parentNode.removeChild(lists[i]);
+    }
+  }
+
   // A region with data-poll-url is replaced by the fragment at that URL every
   // two seconds, until the fragment contains an element with data-poll-done.
   function startPolling(region) {
@@ -36,6 +45,7 @@
           if (html.trim() !== lastHtml) {
             region.innerHTML = html;
             lastHtml = html.trim();
+            removeFlashMessages();
           }
           if (!region.querySelector("[data-poll-done]")) {
             schedule();

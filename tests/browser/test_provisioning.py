@@ -93,6 +93,7 @@ def test_member_watches_container_being_built(new_page, member, admin_user, lab,
     member_page.get_by_role("button", name=t("Send request", LANGUAGE), exact=True).click()
     state = member_page.locator(".request-state")
     expect(state.locator(".page-header .badge")).to_have_text(t("Pending", LANGUAGE))
+    expect(member_page.locator(".messages")).to_be_visible()
     member_page.evaluate(RECORD_STATES_JS)
     navigations = []
     member_page.on(
@@ -128,6 +129,8 @@ def test_member_watches_container_being_built(new_page, member, admin_user, lab,
     expect(state).to_contain_text(t("IP address", LANGUAGE))
     expect(state.locator("dd.mono").first).to_have_text(ip)
     expect(state.locator("code")).to_have_text(command)
+    # "Your request has been sent" would contradict the ready view.
+    expect(member_page.locator(".messages")).to_have_count(0)
     copy_button = state.get_by_role("button", name=t("Copy command", LANGUAGE))
     expect(copy_button).to_be_visible()
     # The button says "Copied" for two seconds; record every label it shows.
