@@ -194,8 +194,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_positive_int("CELERY_VISIBILITY_TIMEOUT", 1800),
 }
 CELERY_TIMEZONE = TIME_ZONE
-# What tasks print (the console e-mail back end, for one) is ordinary output,
-# not a warning, which is the level Celery gives it by default.
+# Output that tasks print (the console e-mail back end's, for one) is logged
+# at INFO. Celery's default level for it is WARNING.
 CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 CELERY_BEAT_SCHEDULE: dict = {
     # Requeues provisioning jobs whose worker died (no heartbeat for the lease).
