@@ -217,7 +217,7 @@ def retry_job(job_id: int, admin) -> None:
     logger.info("Retry of job %s (%s) for container %s queued by user %s", job.pk, job.kind, container.pk, admin.pk)
 
 
-def abandon_container(container_id: int, admin) -> None:
+def abandon_container(container_id: int, admin) -> ProvisioningJob:
     """Give up on a failed container: queue its removal, which deletes the instance and frees the address."""
     with transaction.atomic():
         container = _lock_for_removal(
@@ -230,6 +230,7 @@ def abandon_container(container_id: int, admin) -> None:
     logger.info(
         "Abandoned container %s (%s); removal job %s queued by user %s", container.pk, container.name, job.pk, admin.pk
     )
+    return job
 
 
 def remove_container(container_id: int, admin) -> ProvisioningJob:
@@ -243,13 +244,13 @@ def remove_container(container_id: int, admin) -> ProvisioningJob:
     return job
 
 
-def _lock_for_removal(container_id: int, expected: str, refusal: str) -> Container:
-    """Lock the container and move it from `expected` to REMOVING, or raise ServiceError with `refusal`."""
+def _lock_for_removal(container_id: int, expected: str, error_message: str) -> Container:
+    """Lock the container and move it from `expected` to REMOVING, or raise ServiceError with `error_message`."""
     # Locked, because both FAILED and READY may move to REMOVING, and each
     # caller accepts only one of them.
     container = Container.objects.select_for_update().get(pk=container_id)
     if container.status != expected or not container.transition(Container.Status.REMOVING, last_error=""):
-        raise ServiceError(refusal)
+        raise ServiceError(error_message)
     return container
 
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 # starting with a digit or hyphen and not ending with a hyphen (a hostname label).
 INSTANCE_NAME_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
-# What useradd accepts on Debian and Ubuntu with the default NAME_REGEX, less
+# Names that useradd accepts on Debian and Ubuntu with the default NAME_REGEX, less
 # the trailing "$" that only machine accounts use.
 USERNAME_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 

@@ -127,7 +127,7 @@ class Container(StatusModel):
 
 
 class AuditEntry(models.Model):
-    """Who did what to which request or container, kept for the lab's records."""
+    """A record of who did what to which request or container, kept for the lab's records."""
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("actor"), on_delete=models.SET_NULL, null=True, related_name="+"

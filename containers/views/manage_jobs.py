@@ -91,7 +91,7 @@ def abandon_container_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 def abandon_container(request: HttpRequest, pk: int) -> HttpResponse:
     container = get_container_for_staff(request.user, pk)
     try:
-        services.abandon_container(container.pk, request.user)
+        removal = services.abandon_container(container.pk, request.user)
     except services.ServiceError as error:
         messages.error(request, str(error))
         return redirect("containers:container_list")
@@ -101,10 +101,7 @@ def abandon_container(request: HttpRequest, pk: int) -> HttpResponse:
         _("%(name)s is being removed; its IP address is released when the removal finishes.")
         % {"name": container.name},
     )
-    removal = container.jobs.filter(kind=ProvisioningJob.Kind.REMOVE).order_by("-created_at", "-pk").first()
-    if removal is not None:
-        return redirect("containers:job_detail", pk=removal.pk)
-    return redirect("containers:container_list")
+    return redirect("containers:job_detail", pk=removal.pk)
 
 
 @staff_required
